@@ -10,6 +10,8 @@ export type RaftErrorCode =
   | 'CONF_CHANGE_INVALID' // the change makes no sense for the current membership
   | 'LEARNER_NOT_CAUGHT_UP' // promotion refused until the learner has the log
   | 'READS_FULL' // too many ReadIndex requests waiting
+  | 'PROPOSALS_FULL' // the driver holds its maximum of unapplied proposals: retry later
+  | 'TIMEOUT' // not applied (or read not confirmed) in time; outcome unknown, retry with the same request id
   | 'COMPACTED' // the requested index was compacted away
   | 'UNAVAILABLE' // the entry or snapshot is not available (yet)
   | 'SNAPSHOT_OUT_OF_DATE' // a snapshot older than the one already stored

@@ -38,6 +38,12 @@ export class Inflights {
     if (n > 0) this.buf.splice(0, n);
   }
 
+  /** Free the oldest slot: a window whose appends were lost must not stall replication forever. */
+  freeFirstOne(): void {
+    const first = this.buf[0];
+    if (first !== undefined) this.freeLE(first.last);
+  }
+
   full(): boolean {
     return this.buf.length >= this.countMax || (this.bytesMax > 0 && this.bytesInFlight >= this.bytesMax);
   }

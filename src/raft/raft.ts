@@ -475,6 +475,9 @@ export class Raft {
   private handleHeartbeatResp(m: Message, pr: Progress): void {
     pr.recentActive = true;
     pr.probeSent = false;
+    // The follower is alive but appends may have been lost: open the window by one so the
+    // next append reveals the gap (the follower rejects it and we fall back to probing).
+    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
     if (m.context === undefined || m.context.byteLength === 0) return;
     if (!this.readOnly.recvAck(m.from, m.context, (acks) => this.isQuorum(acks))) return;

@@ -65,6 +65,21 @@ export class MemoryStorage implements Storage {
     this.ents = [{ term: term(0), index: index(0), kind: 'normal', data: new Uint8Array(0) }];
   }
 
+  /**
+   * Storage for a founding member of a new group. The membership is recorded
+   * as a snapshot at index 1, term 1 (empty state machine image), not only as
+   * local state: a node that joins later has no other way to learn the
+   * founding members, because it catches up from the leader's log, and the
+   * leader sends it this snapshot first. Every founding member must be
+   * bootstrapped with the same `conf`.
+   */
+  static bootstrap(conf: ConfState): MemoryStorage {
+    const s = new MemoryStorage(conf);
+    s.applySnapshot({ meta: { index: index(1), term: term(1), conf }, data: new Uint8Array(0) });
+    s.setHardState({ term: term(1), vote: emptyHardState.vote, commit: index(1) });
+    return s;
+  }
+
   initialState(): { hardState: HardState; confState: ConfState } {
     return { hardState: this.hardState, confState: this.confState };
   }

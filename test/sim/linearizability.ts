@@ -29,27 +29,17 @@ export interface CheckResult {
 
 const DEFAULT_STEPS_MAX = 5_000_000;
 
-/** Register state: the value of one key, null when absent. */
-type State = string | null;
-
-interface KeyVerdict {
-  kind: 'ok' | 'fail' | 'exhausted';
-  steps: number;
-  /** Longest linearizable prefix found (indices into the key's op array) and the state after it. */
-  prefix: number[];
-  prefixState: State;
-}
-
 /**
  * Checks that `history` is linearizable with respect to a map of independent registers
- * (initial value null). Keys are checked one at a time (P-compositionality); the first key
- * whose sub-history is not linearizable is reported. Throws on a malformed history.
+ * (initial value null). Keys are checked one at a time (P-compositionality); the first key, in
+ * order of first appearance, whose sub-history is not linearizable is reported. A key whose search
+ * exceeds `stepsMax` steps counts as unknown: ok stays true and `exhausted` is set.
+ * Throws on a malformed history (duplicate ids, ret before call, output present iff ret present).
  */
 export function checkLinearizable(history: readonly Operation[], opts?: { stepsMax?: number }): CheckResult {
   const stepsMax = opts?.stepsMax ?? DEFAULT_STEPS_MAX;
   validate(history);
 
-  // Partition by key, keys in order of first appearance (deterministic).
   const byKey = new Map<string, Operation[]>();
   for (const op of history) {
     let ops = byKey.get(op.input.key);
@@ -64,16 +54,15 @@ export function checkLinearizable(history: readonly Operation[], opts?: { stepsM
   for (const [key, ops] of byKey) {
     const relevant = pruneIrrelevant(ops);
     const verdict = checkKey(relevant, stepsMax);
-    if (verdict.kind === 'fail') {
-      return { ok: false, key, explanation: explain(key, ops, relevant, verdict) };
-    }
+    if (verdict.kind === 'fail') return { ok: false, key, explanation: explain(key, ops, relevant, verdict) };
     if (verdict.kind === 'exhausted') exhaustedKeys.push(key);
   }
   if (exhaustedKeys.length > 0) {
+    const keys = exhaustedKeys.map((k) => JSON.stringify(k)).join(', ');
     return {
       ok: true,
       exhausted: true,
-      explanation: `search budget of ${stepsMax} steps per key exhausted on key(s) ${exhaustedKeys.map((k) => JSON.stringify(k)).join(', ')}; result unknown for them`,
+      explanation: `search budget of ${stepsMax} steps per key exhausted on key(s) ${keys}; result unknown for them`,
     };
   }
   return { ok: true };
@@ -108,85 +97,179 @@ function pruneIrrelevant(ops: readonly Operation[]): Operation[] {
   return ops.filter((op) => op.ret !== null || (op.input.kind !== 'get' && op.call <= lastRet));
 }
 
+interface KeyVerdict {
+  kind: 'ok' | 'fail' | 'exhausted';
+  steps: number;
+  /** Longest linearizable prefix found, in order, as indices into the key's (pruned) op array. */
+  prefix: number[];
+}
+
+// Register states inside the search are small integers: null, one shared id for "a value no op left
+// can tell apart" (no remaining get returns it, no remaining cas expects it), then one id per value
+// that some op reads. A state whose value has no readers left is folded into the shared id.
+const S_NULL = 0;
+const S_DEAD = 1;
+const K_GET = 0;
+const K_PUT = 1;
+const K_CAS = 2;
+const CAS_FAILED = 0;
+const CAS_OK = 1;
+const CAS_PENDING = 2;
+
 /**
- * Wing & Gong backtracking search over one key's ops, with Lowe's memoization of
- * (linearized set, state) configurations.
+ * Wing & Gong backtracking search over one key's ops, with Lowe's memoization of configurations.
  *
- * Completed ops' call and return entries live in a doubly linked list over typed arrays (ordered by
- * time, calls before returns at equal time); linearizing an op lifts both entries out, backtracking
- * restores them. A completed op may go next iff its call entry precedes the first return entry left.
- * Pending ops (return at +infinity) sit in a second linked list ordered by call time; one may go next
- * iff it was called no later than that first return, and they are tried after the completed ones.
+ * Completed ops' call and return entries live in a doubly linked list over typed arrays (by time,
+ * calls before returns at equal time, so touching intervals count as concurrent); linearizing an op
+ * lifts both entries out, backtracking puts them back. A completed op may go next iff its call entry
+ * precedes the first return entry left. Pending ops (return at +infinity) sit in a second linked list
+ * by call time; one may go next iff it was called no later than that first return. At each
+ * configuration the completed candidates are tried first, then the pending ones.
  *
- * Memo: a configuration is (completed set, pending set, state). Leaving out a pending op is never
- * worse than having linearized it (it is optional and its return never blocks anything), so a
- * configuration is pruned when a fully explored, failed one has the same completed set and state and
- * a subset of its pending ops. Without pending ops this is exactly the usual visited-set memo.
+ * A configuration is (completed set, pending set, state). Leaving a pending op out is never worse
+ * than having linearized it (it is optional and never blocks a return), so a configuration is pruned
+ * when a fully explored, failed one has the same completed set and state and a subset of its pending
+ * ops; without pending ops this is exactly the usual visited set. Moves whose result is reachable,
+ * or dominated, along a path the search does take are not tried:
+ * - a pending op that leaves the state unchanged;
+ * - right after a pending op, an op that reaches the same state if taken in its place, or (for a
+ *   completed op) if taken just before it;
+ * - all pending puts of values no remaining op reads lead to interchangeable configurations, so
+ *   only the earliest eligible one is tried.
  */
 function checkKey(ops: readonly Operation[], stepsMax: number): KeyVerdict {
-  const cOps: number[] = []; // indices into ops of completed ops
-  const pOps: number[] = []; // indices into ops of pending ops, by call time
-  for (let i = 0; i < ops.length; i++) (ops[i]!.ret === null ? pOps : cOps).push(i);
+  const n = ops.length;
+
+  // ----- the model, compiled to integers -----
+  const valueIds = new Map<string, number>();
+  const readValue = (v: string | null): void => {
+    if (v !== null && !valueIds.has(v)) valueIds.set(v, valueIds.size + 2);
+  };
+  for (const op of ops) {
+    if (op.output?.kind === 'get') readValue(op.output.value);
+    if (op.input.kind === 'cas') readValue(op.input.expect);
+  }
+  const stateOf = (v: string | null): number => (v === null ? S_NULL : (valueIds.get(v) ?? S_DEAD));
+  const opKind = new Uint8Array(n);
+  const opArg = new Int32Array(n); // get: state it saw; put: state it writes; cas: state it expects
+  const opWrite = new Int32Array(n); // cas: state it writes
+  const opCas = new Uint8Array(n); // cas: CAS_FAILED, CAS_OK or CAS_PENDING
+  const opReads = new Int32Array(n).fill(-1); // value id the op reads (get result, cas expectation), if any
+  const readersLeft = new Int32Array(valueIds.size + 2); // per value id: unlinearized ops reading it
+  for (let i = 0; i < n; i++) {
+    const { input, output } = ops[i]!;
+    if (input.kind === 'get') {
+      opKind[i] = K_GET;
+      opArg[i] = output?.kind === 'get' ? stateOf(output.value) : -1; // pending gets were pruned
+    } else if (input.kind === 'put') {
+      opKind[i] = K_PUT;
+      opArg[i] = stateOf(input.value);
+    } else {
+      opKind[i] = K_CAS;
+      opArg[i] = stateOf(input.expect);
+      opWrite[i] = stateOf(input.value);
+      opCas[i] = output === null ? CAS_PENDING : output.kind === 'cas' && output.ok ? CAS_OK : CAS_FAILED;
+    }
+    if (opKind[i] !== K_PUT && opArg[i]! >= 2) {
+      opReads[i] = opArg[i]!;
+      readersLeft[opArg[i]!]!++;
+    }
+  }
+  const canon = (s: number): number => (s >= 2 && readersLeft[s] === 0 ? S_DEAD : s);
+  /** Raw state after op i from state s, or -1 if op i's observed output is impossible from s. */
+  const step = (s: number, i: number): number => {
+    switch (opKind[i]) {
+      case K_GET:
+        return s === opArg[i] ? s : -1;
+      case K_PUT:
+        return opArg[i]!;
+      default: {
+        const hit = s === opArg[i];
+        const outcome = opCas[i];
+        if (outcome !== CAS_PENDING && (outcome === CAS_OK) !== hit) return -1;
+        return hit ? opWrite[i]! : s;
+      }
+    }
+  };
+
+  // ----- completed ops: entry list -----
+  const cOps: number[] = [];
+  const pOps: number[] = [];
+  for (let i = 0; i < n; i++) (ops[i]!.ret === null ? pOps : cOps).push(i);
   const m = cOps.length;
   const k = pOps.length;
-  if (m === 0) return { kind: 'ok', steps: 0, prefix: [], prefixState: null };
-  pOps.sort((a, b) => ops[a]!.call - ops[b]!.call || ops[a]!.id - ops[b]!.id);
+  if (m === 0) return { kind: 'ok', steps: 0, prefix: [] };
 
-  const events: { time: number; isCall: boolean; op: number }[] = [];
+  const events: { time: number; isCall: boolean; c: number }[] = [];
   for (let c = 0; c < m; c++) {
     const op = ops[cOps[c]!]!;
-    events.push({ time: op.call, isCall: true, op: c });
-    events.push({ time: op.ret!, isCall: false, op: c });
+    events.push({ time: op.call, isCall: true, c });
+    events.push({ time: op.ret!, isCall: false, c });
   }
   events.sort((a, b) => {
     if (a.time !== b.time) return a.time < b.time ? -1 : 1;
     if (a.isCall !== b.isCall) return a.isCall ? -1 : 1;
-    return ops[cOps[a.op]!]!.id - ops[cOps[b.op]!]!.id;
+    return ops[cOps[a.c]!]!.id - ops[cOps[b.c]!]!.id;
   });
-
-  // Completed list: entry 0 is the head, 1..2m the events, 2m+1 the tail.
+  // Entry 0 is the head, 1..2m the events, 2m+1 the tail.
   const HEAD = 0;
-  const TAIL = 2 * m + 1;
-  const next = new Int32Array(2 * m + 2);
-  const prev = new Int32Array(2 * m + 2);
-  const entryOp = new Int32Array(2 * m + 2);
-  const entryIsCall = new Uint8Array(2 * m + 2);
-  const entryTime = new Float64Array(2 * m + 2);
+  const size = 2 * m + 2;
+  const next = new Int32Array(size);
+  const prev = new Int32Array(size);
+  const entryC = new Int32Array(size);
+  const entryIsCall = new Uint8Array(size);
+  const entryTime = new Float64Array(size);
   const callEntry = new Int32Array(m);
   const retEntry = new Int32Array(m);
-  for (let e = 0; e < 2 * m + 2; e++) {
+  for (let e = 0; e < size; e++) {
     next[e] = e + 1;
     prev[e] = e - 1;
   }
-  entryTime[TAIL] = Infinity;
   for (let j = 0; j < events.length; j++) {
     const ev = events[j]!;
-    const e = j + 1;
-    entryOp[e] = ev.op;
-    entryIsCall[e] = ev.isCall ? 1 : 0;
-    entryTime[e] = ev.time;
-    if (ev.isCall) callEntry[ev.op] = e;
-    else retEntry[ev.op] = e;
+    entryC[j + 1] = ev.c;
+    entryIsCall[j + 1] = ev.isCall ? 1 : 0;
+    entryTime[j + 1] = ev.time;
+    if (ev.isCall) callEntry[ev.c] = j + 1;
+    else retEntry[ev.c] = j + 1;
   }
 
-  // Pending list: node 0 is the head, node p+1 is pending op p, node k+1 the tail.
+  // ----- pending ops: list by call time; node 0 is the head, p+1 is pending op p, k+1 the tail -----
+  pOps.sort((a, b) => ops[a]!.call - ops[b]!.call || ops[a]!.id - ops[b]!.id);
   const PHEAD = 0;
   const PTAIL = k + 1;
   const pnext = new Int32Array(k + 2);
   const pprev = new Int32Array(k + 2);
+  const nodeCall = new Float64Array(k + 2);
   for (let p = 0; p < k + 2; p++) {
     pnext[p] = p + 1;
     pprev[p] = p - 1;
   }
-  const pCall = new Float64Array(k + 2);
-  for (let p = 0; p < k; p++) pCall[p + 1] = ops[pOps[p]!]!.call;
+  for (let p = 0; p < k; p++) nodeCall[p + 1] = ops[pOps[p]!]!.call;
 
-  // Linearized sets as bitsets; a 16-bit view of the completed one makes a compact exact memo key.
+  const pendingNode = new Int32Array(n); // per op: its pending node, 0 for completed ops
+  const completedIndex = new Int32Array(n); // per op: its index among completed ops
+  for (let c = 0; c < m; c++) completedIndex[cOps[c]!] = c;
+  for (let p = 0; p < k; p++) pendingNode[pOps[p]!] = p + 1;
+
+  // ----- linearized sets and memo -----
   const cbits = new Uint32Array(Math.ceil(m / 32));
   const cbitChars = new Uint16Array(cbits.buffer);
   const pbits = new Uint32Array(Math.ceil(k / 32));
-  const memoKey = (s: State): string =>
-    String.fromCharCode.apply(null, cbitChars as unknown as number[]) + (s === null ? '\u0000' : '\u0001' + s);
+  const mark = (i: number): void => {
+    const pn = pendingNode[i]!;
+    if (pn === 0) cbits[completedIndex[i]! >>> 5]! |= 1 << (completedIndex[i]! & 31);
+    else pbits[(pn - 1) >>> 5]! |= 1 << ((pn - 1) & 31);
+    if (opReads[i]! >= 0) readersLeft[opReads[i]!]!--;
+  };
+  const unmark = (i: number): void => {
+    const pn = pendingNode[i]!;
+    if (pn === 0) cbits[completedIndex[i]! >>> 5]! &= ~(1 << (completedIndex[i]! & 31));
+    else pbits[(pn - 1) >>> 5]! &= ~(1 << ((pn - 1) & 31));
+    if (opReads[i]! >= 0) readersLeft[opReads[i]!]!++;
+  };
+  const memoKey = (s: number): string =>
+    String.fromCharCode.apply(null, cbitChars as unknown as number[]) + String.fromCharCode(s & 0xffff, s >>> 16);
   const failed = new Map<string, Uint32Array[]>(); // memo key -> pending sets of failed configurations
   const dominated = (key: string): boolean => {
     const list = failed.get(key);
@@ -204,8 +287,7 @@ function checkKey(ops: readonly Operation[], stepsMax: number): KeyVerdict {
       failed.set(key, [mine]);
       return;
     }
-    // drop entries that the new one dominates (supersets of it)
-    let keep = 0;
+    let keep = 0; // drop the entries the new one dominates (its supersets)
     outer: for (const f of list) {
       for (let w = 0; w < f.length; w++) {
         if ((mine[w]! & ~f[w]!) !== 0) {
@@ -218,60 +300,71 @@ function checkKey(ops: readonly Operation[], stepsMax: number): KeyVerdict {
     list.push(mine);
   };
 
-  // Stack of linearized ops: ops index, parent state, and the parent's first-return time (for pending resumption).
+  // ----- search -----
+  // Stack: op (index into ops), the state before it, and, for resuming the scan of pending ops in the
+  // configuration it was taken from, that configuration's first-return time and whether the scan had
+  // already met a put of a dead value.
   const stackOp = new Int32Array(m + k);
-  const stackState: State[] = new Array<State>(m + k).fill(null);
+  const stackState = new Int32Array(m + k);
   const stackFirstRet = new Float64Array(m + k);
-  const isPending = new Uint8Array(ops.length);
-  const localIndex = new Int32Array(ops.length); // completed index or pending list node
-  for (let c = 0; c < m; c++) localIndex[cOps[c]!] = c;
-  for (let p = 0; p < k; p++) {
-    isPending[pOps[p]!] = 1;
-    localIndex[pOps[p]!] = p + 1;
-  }
+  const stackDeadSeen = new Uint8Array(m + k);
   let depth = 0;
-  let state: State = null;
+  let state = S_NULL;
   let remaining = m;
 
-  // Longest prefix bookkeeping: snapshot the stack lazily, on the first backtrack after a new maximum depth.
+  // Longest prefix: snapshot the stack lazily, on the first backtrack after reaching a new depth.
   let bestDepth = 0;
   let bestDirty = false;
   let bestPrefix: number[] = [];
-  let bestState: State = null;
 
-  const push = (opIndex: number, after: State, firstRet: number): void => {
-    stackOp[depth] = opIndex;
-    stackState[depth] = state;
-    stackFirstRet[depth] = firstRet;
-    depth++;
-    state = after;
-    if (depth > bestDepth) {
-      bestDepth = depth;
-      bestDirty = true;
-    }
+  /**
+   * With op i already marked: true if the top of the stack is a pending op r, and op i reaches
+   * `after` too when taken in r's place (the sibling without r dominates), or, for a completed op i,
+   * when taken just before r (the two commute; that order is explored from the parent).
+   */
+  const redundantAfterPending = (i: number, after: number, iIsPending: boolean): boolean => {
+    if (depth === 0) return false;
+    const top = stackOp[depth - 1]!;
+    if (pendingNode[top] === 0) return false;
+    const before = step(stackState[depth - 1]!, i);
+    if (before < 0) return false;
+    return canon(before) === after || (!iIsPending && canon(step(before, top)) === after);
   };
 
+  const PHASE_COMPLETED = 1;
+  const PHASE_PENDING = 2;
+  const PHASE_DONE = 3;
+  let phase = PHASE_COMPLETED;
+  let entry = next[HEAD]!; // cursor in the entry list
+  let pnode = PTAIL; // cursor in the pending list
+  let firstRet = Infinity; // time of the first return entry left (pending phase)
+  let deadSeen = false; // pending phase: a put of a dead value was already met in this configuration
   let steps = 0;
-  let entry = next[HEAD]!; // cursor over completed entries (phase 1)
-  let pnode = -1; // cursor over pending nodes (phase 2); -1 while in phase 1
-  let firstRet = Infinity; // time of the first remaining return entry, valid in phase 2
+
   while (remaining > 0) {
     if (++steps > stepsMax) {
-      if (bestDirty) return { kind: 'exhausted', steps, prefix: Array.from(stackOp.subarray(0, depth)), prefixState: state };
-      return { kind: 'exhausted', steps, prefix: bestPrefix, prefixState: bestState };
+      const prefix = bestDirty ? Array.from(stackOp.subarray(0, depth)) : bestPrefix;
+      return { kind: 'exhausted', steps, prefix };
     }
-    if (pnode < 0) {
+
+    if (phase === PHASE_COMPLETED) {
       if (entryIsCall[entry] === 1) {
-        const c = entryOp[entry]!;
-        const opIndex = cOps[c]!;
-        const after = step(state, ops[opIndex]!);
-        if (after !== undefined) {
-          const w = c >>> 5;
-          const mask = 1 << (c & 31);
-          cbits[w] = cbits[w]! | mask;
-          if (!dominated(memoKey(after))) {
-            push(opIndex, after, Infinity);
+        const c = entryC[entry]!;
+        const i = cOps[c]!;
+        const raw = step(state, i);
+        if (raw >= 0) {
+          mark(i);
+          const after = canon(raw);
+          if (!redundantAfterPending(i, after, false) && !dominated(memoKey(after))) {
+            stackOp[depth] = i;
+            stackState[depth] = state;
+            depth++;
+            state = after;
             remaining--;
+            if (depth > bestDepth) {
+              bestDepth = depth;
+              bestDirty = true;
+            }
             const r = retEntry[c]!;
             next[prev[entry]!] = next[entry]!;
             prev[next[entry]!] = prev[entry]!;
@@ -280,79 +373,99 @@ function checkKey(ops: readonly Operation[], stepsMax: number): KeyVerdict {
             entry = next[HEAD]!;
             continue;
           }
-          cbits[w] = cbits[w]! & ~mask;
+          unmark(i);
         }
         entry = next[entry]!;
         continue;
       }
-      // First return entry (never the tail while a completed op remains): switch to pending ops.
+      // The first return entry left (a completed op remains, so never the tail): on to pending ops.
       firstRet = entryTime[entry]!;
+      phase = PHASE_PENDING;
       pnode = pnext[PHEAD]!;
+      deadSeen = false;
       continue;
     }
-    if (pnode !== PTAIL && pCall[pnode]! <= firstRet) {
-      const p = pnode - 1;
-      const opIndex = pOps[p]!;
-      const after = step(state, ops[opIndex]!)!; // pending ops always fit
-      const w = p >>> 5;
-      const mask = 1 << (p & 31);
-      pbits[w] = pbits[w]! | mask;
-      // A pending op that leaves the state unchanged leads to a configuration dominated by this one.
-      if (after !== state && !dominated(memoKey(after))) {
-        push(opIndex, after, firstRet);
-        pnext[pprev[pnode]!] = pnext[pnode]!;
-        pprev[pnext[pnode]!] = pprev[pnode]!;
-        entry = next[HEAD]!;
-        pnode = -1;
+
+    if (phase === PHASE_PENDING) {
+      if (pnode === PTAIL || nodeCall[pnode]! > firstRet) {
+        phase = PHASE_DONE;
         continue;
       }
-      pbits[w] = pbits[w]! & ~mask;
+      const node = pnode;
       pnode = pnext[pnode]!;
+      const i = pOps[node - 1]!;
+      if (opKind[i] === K_PUT && canon(opArg[i]!) === S_DEAD) {
+        if (deadSeen) continue;
+        deadSeen = true;
+      }
+      const raw = step(state, i); // pending ops always fit
+      if (canon(raw) === state) continue; // no effect (readers only drop when i is linearized, so this is safe early)
+      mark(i);
+      const after = canon(raw);
+      if (redundantAfterPending(i, after, true) || dominated(memoKey(after))) {
+        unmark(i);
+        continue;
+      }
+      stackOp[depth] = i;
+      stackState[depth] = state;
+      stackFirstRet[depth] = firstRet;
+      stackDeadSeen[depth] = deadSeen ? 1 : 0;
+      depth++;
+      state = after;
+      if (depth > bestDepth) {
+        bestDepth = depth;
+        bestDirty = true;
+      }
+      pnext[pprev[node]!] = pnext[node]!;
+      pprev[pnext[node]!] = pprev[node]!;
+      phase = PHASE_COMPLETED;
+      entry = next[HEAD]!;
       continue;
     }
-    // Every way forward from this configuration failed: record it and backtrack.
-    if (depth === 0) return { kind: 'fail', steps, prefix: bestPrefix, prefixState: bestState };
+
+    // PHASE_DONE: every way forward from this configuration failed. Record it and backtrack.
+    if (depth === 0) return { kind: 'fail', steps, prefix: bestPrefix };
     recordFailed(memoKey(state));
     if (bestDirty) {
       bestPrefix = Array.from(stackOp.subarray(0, depth));
-      bestState = state;
       bestDirty = false;
     }
     depth--;
-    const opIndex = stackOp[depth]!;
+    const i = stackOp[depth]!;
     state = stackState[depth]!;
-    if (isPending[opIndex] === 1) {
-      const node = localIndex[opIndex]!;
-      const p = node - 1;
-      pbits[p >>> 5] = pbits[p >>> 5]! & ~(1 << (p & 31));
-      pnext[pprev[node]!] = node;
-      pprev[pnext[node]!] = node;
-      firstRet = stackFirstRet[depth]!;
-      pnode = pnext[node]!;
-    } else {
-      const c = localIndex[opIndex]!;
+    unmark(i);
+    const pn = pendingNode[i]!;
+    if (pn === 0) {
       remaining++;
-      cbits[c >>> 5] = cbits[c >>> 5]! & ~(1 << (c & 31));
+      const c = completedIndex[i]!;
       const ce = callEntry[c]!;
       const r = retEntry[c]!;
       next[prev[r]!] = r;
       prev[next[r]!] = r;
       next[prev[ce]!] = ce;
       prev[next[ce]!] = ce;
+      phase = PHASE_COMPLETED;
       entry = next[ce]!;
-      pnode = -1;
+    } else {
+      pnext[pprev[pn]!] = pn;
+      pprev[pnext[pn]!] = pn;
+      phase = PHASE_PENDING;
+      pnode = pnext[pn]!;
+      firstRet = stackFirstRet[depth]!;
+      deadSeen = stackDeadSeen[depth] === 1;
     }
   }
-  return { kind: 'ok', steps, prefix: Array.from(stackOp.subarray(0, depth)), prefixState: state };
+  return { kind: 'ok', steps, prefix: Array.from(stackOp.subarray(0, depth)) };
 }
 
-/**
- * Register model. Returns the state after `op`, or undefined if `op`'s observed output is impossible
- * from `state`. Pending ops (no output) are unconstrained; a pending cas takes effect iff it would succeed.
- */
-function step(state: State, op: Operation): State | undefined {
-  const input = op.input;
-  const output = op.output;
+// ----- explanation -----
+
+const FULL_LISTING_MAX = 60;
+const PREFIX_TAIL_SHOWN = 10;
+
+/** The register model on real values: state after `op`, or undefined if its output is impossible. */
+function apply(state: string | null, op: Operation): string | null | undefined {
+  const { input, output } = op;
   switch (input.kind) {
     case 'get':
       if (output === null) return state;
@@ -361,28 +474,26 @@ function step(state: State, op: Operation): State | undefined {
       return input.value;
     case 'cas': {
       const hit = state === input.expect;
-      if (output === null) return hit ? input.value : state;
-      if (output.kind !== 'cas' || output.ok !== hit) return undefined;
+      if (output !== null && (output.kind !== 'cas' || output.ok !== hit)) return undefined;
       return hit ? input.value : state;
     }
   }
 }
 
-const FULL_LISTING_MAX = 60;
-const PREFIX_TAIL_SHOWN = 10;
-
 function explain(key: string, all: readonly Operation[], ops: readonly Operation[], verdict: KeyVerdict): string {
   const lines: string[] = [];
   const prefix = verdict.prefix;
   const inPrefix = new Set(prefix);
-  lines.push(`key ${JSON.stringify(key)} is not linearizable (${all.length} ops, search took ${verdict.steps} steps)`);
+  let state: string | null = null;
+  for (const i of prefix) state = apply(state, ops[i]!) ?? state;
 
-  lines.push(`longest linearizable prefix found: ${prefix.length} ops, leaving the register at ${fmtValue(verdict.prefixState)}`);
+  lines.push(`key ${JSON.stringify(key)} is not linearizable (${all.length} ops, search took ${verdict.steps} steps)`);
+  lines.push(`longest linearizable prefix found: ${prefix.length} ops, leaving the register at ${fmtValue(state)}`);
   const shownFrom = Math.max(0, prefix.length - PREFIX_TAIL_SHOWN);
   if (shownFrom > 0) lines.push(`  ... ${shownFrom} earlier ops`);
   for (let p = shownFrom; p < prefix.length; p++) lines.push(`  ${p + 1}. ${fmtOp(ops[prefix[p]!]!)}`);
 
-  // The earliest-returning completed op left out of the prefix is where every extension got stuck.
+  // Every extension of the prefix got stuck before the earliest return among the ops left out.
   let stuckAt = Infinity;
   for (let i = 0; i < ops.length; i++) {
     const ret = ops[i]!.ret;
@@ -391,7 +502,7 @@ function explain(key: string, all: readonly Operation[], ops: readonly Operation
   const candidates: Operation[] = [];
   for (let i = 0; i < ops.length; i++) if (!inPrefix.has(i) && ops[i]!.call <= stuckAt) candidates.push(ops[i]!);
   candidates.sort(byCall);
-  lines.push(`ops not in that prefix that were called by time ${stuckAt} (none of them can come next):`);
+  lines.push(`ops left out of that prefix and called by time ${stuckAt} (no order of them extends it):`);
   for (const op of candidates) lines.push(`  ${fmtOp(op)}`);
 
   const sorted = [...all].sort(byCall);
