@@ -4,7 +4,8 @@
 export * from './types.ts';
 export * from './errors.ts';
 export { type RaftConfig, validateConfig } from './config.ts';
-export { type Storage, MemoryStorage } from './storage.ts';
+export { type Storage, type DurableStorage, type DurableWrite, MemoryStorage } from './storage.ts';
+export { MemoryDurableStorage } from './memory-durable-storage.ts';
 export { type Random, seededRandom } from './random.ts';
 export { Raft, type Role, encodeConfChange, decodeConfChange } from './raft.ts';
 export { RawNode, type Ready, type SoftState, type Status } from './raw-node.ts';

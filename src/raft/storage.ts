@@ -73,8 +73,8 @@ export class MemoryStorage implements Storage {
    * leader sends it this snapshot first. Every founding member must be
    * bootstrapped with the same `conf`.
    */
-  static bootstrap(conf: ConfState): MemoryStorage {
-    const s = new MemoryStorage(conf);
+  static bootstrap<T extends MemoryStorage>(this: new (conf: ConfState) => T, conf: ConfState): T {
+    const s = new this(conf);
     s.applySnapshot({ meta: { index: index(1), term: term(1), conf }, data: new Uint8Array(0) });
     s.setHardState({ term: term(1), vote: emptyHardState.vote, commit: index(1) });
     return s;
