@@ -99,7 +99,7 @@ test('concurrent: a get of a value never written is not linearizable', () => {
 
 test('concurrent: a stale read after a completed write is not linearizable', () => {
   const explanation = assertViolation([put(1, 0, 1, 'x'), put(2, 2, 3, 'y'), get(3, 4, 5, 'x')]);
-  assert.match(explanation, /longest linearizable prefix found: 2 ops/);
+  assert.match(explanation, /Longest linearizable prefix: 2 ops, leaving the register at "y"/);
   assert.match(explanation, /get\("k"\) => "x"/);
 });
 
@@ -345,6 +345,125 @@ function injectStaleRead(h: Operation[]): { get: Operation; stale: string } {
   return best;
 }
 
+/** Reference checker: plain depth-first search over all orders, memoizing failed (set, state) pairs. */
+function referenceCheck(history: readonly Operation[]): boolean {
+  const byKey = new Map<string, Operation[]>();
+  for (const o of history) byKey.set(o.input.key, [...(byKey.get(o.input.key) ?? []), o]);
+  for (const ops of byKey.values()) {
+    const used = ops.map(() => false);
+    const completed = ops.filter((o) => o.ret !== null).length;
+    const failed = new Set<string>();
+    const search = (state: string | null, done: number): boolean => {
+      if (done === completed) return true;
+      const key = `${used.map((u) => (u ? 1 : 0)).join('')}|${JSON.stringify(state)}`;
+      if (failed.has(key)) return false;
+      let deadline = Infinity; // the earliest return among completed ops not yet placed
+      ops.forEach((o, i) => {
+        if (!used[i] && o.ret !== null) deadline = Math.min(deadline, o.ret);
+      });
+      for (let i = 0; i < ops.length; i++) {
+        const o = ops[i]!;
+        if (used[i] || o.call > deadline) continue;
+        const after = applyReference(state, o);
+        if (after === undefined) continue;
+        used[i] = true;
+        if (search(after, done + (o.ret === null ? 0 : 1))) return true;
+        used[i] = false;
+      }
+      failed.add(key);
+      return false;
+    };
+    if (!search(null, 0)) return false;
+  }
+  return true;
+}
+
+function applyReference(state: string | null, o: Operation): string | null | undefined {
+  const { input, output } = o;
+  if (input.kind === 'get') return output === null || (output.kind === 'get' && output.value === state) ? state : undefined;
+  if (input.kind === 'put') return input.value;
+  const hit = state === input.expect;
+  if (output !== null && output.kind === 'cas' && output.ok !== hit) return undefined;
+  return hit ? input.value : state;
+}
+
+/**
+ * Random histories with few distinct values (so values repeat and many are never read), dense
+ * overlaps, ties, pending ops of every kind, produced by a correct register, then each completed get
+ * or cas output corrupted with probability `corruptRate`.
+ */
+function randomSmallHistory(rand: () => number, n: number, span: number, pendingRate: number, corruptRate: number): Operation[] {
+  const values = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const placed: { op: Operation; lp: number; effective: boolean }[] = [];
+  for (let id = 0; id < n; id++) {
+    const call = Math.floor(rand() * span);
+    const dur = Math.floor(rand() * 6);
+    const key = rand() < 0.9 ? 'k' : 'j';
+    const r = rand();
+    const input: KvInput =
+      r < 0.4
+        ? { kind: 'get', key }
+        : r < 0.7
+          ? { kind: 'put', key, value: pick(values) }
+          : { kind: 'cas', key, expect: rand() < 0.25 ? null : pick(values), value: pick(values) };
+    const pending = rand() < pendingRate;
+    const op: Operation = { id, client: id, call, ret: pending ? null : call + dur, input, output: null };
+    placed.push({ op, lp: call + rand() * dur + (pending ? rand() * 10 : 0), effective: !pending || rand() < 0.5 });
+  }
+  const state = new Map<string, string | null>();
+  for (const g of [...placed].sort((a, b) => a.lp - b.lp)) {
+    if (!g.effective) continue;
+    const input = g.op.input;
+    const cur = state.get(input.key) ?? null;
+    let output: KvOutput;
+    if (input.kind === 'get') output = { kind: 'get', value: cur };
+    else if (input.kind === 'put') {
+      state.set(input.key, input.value);
+      output = { kind: 'put' };
+    } else {
+      if (cur === input.expect) state.set(input.key, input.value);
+      output = { kind: 'cas', ok: cur === input.expect };
+    }
+    if (g.op.ret !== null) g.op.output = output;
+  }
+  for (const { op: o } of placed) {
+    if (o.output === null || rand() >= corruptRate) continue;
+    if (o.output.kind === 'get') o.output = { kind: 'get', value: rand() < 0.2 ? null : pick(values) };
+    else if (o.output.kind === 'cas') o.output = { kind: 'cas', ok: !o.output.ok };
+  }
+  return placed.map((g) => g.op);
+}
+
+test('agrees with a reference search on random small histories', () => {
+  const rand = mulberry32(2024);
+  const counts = { ok: 0, violation: 0 };
+  for (let t = 0; t < 3000; t++) {
+    const h = randomSmallHistory(rand, 1 + Math.floor(rand() * 10), 12, 0.3, 0.1);
+    const expected = referenceCheck(h);
+    const r = checkLinearizable(h);
+    assert.notEqual(r.exhausted, true);
+    assert.equal(r.ok, expected, `history ${JSON.stringify(h)}\n${r.explanation ?? ''}`);
+    counts[expected ? 'ok' : 'violation']++;
+  }
+  assert.ok(counts.ok > 300 && counts.violation > 300, JSON.stringify(counts));
+});
+
+test('agrees with a reference search on random medium histories (multi-word bitsets)', () => {
+  const rand = mulberry32(77);
+  const counts = { ok: 0, violation: 0 };
+  for (let t = 0; t < 300; t++) {
+    const n = 30 + Math.floor(rand() * 50);
+    const h = randomSmallHistory(rand, n, 2 * n, 0.08, 0.01);
+    const expected = referenceCheck(h);
+    const r = checkLinearizable(h);
+    assert.notEqual(r.exhausted, true);
+    assert.equal(r.ok, expected, `history ${JSON.stringify(h)}\n${r.explanation ?? ''}`);
+    counts[expected ? 'ok' : 'violation']++;
+  }
+  assert.ok(counts.ok > 20 && counts.violation > 20, JSON.stringify(counts));
+});
+
 test('generated: a simulated linearizable register (3000 ops, 5 clients, pending ops) checks ok', () => {
   for (const seed of [1, 2, 3]) {
     const h = generate({ ops: 3000, keys: 1, clients: 5, pendingRate: 0.01, seed });
@@ -359,8 +478,14 @@ test('generated: a simulated linearizable register (3000 ops, 5 clients, pending
 });
 
 test('generated: one stale read injected into the register history is caught', () => {
-  for (const seed of [1, 2, 3]) {
-    const h = generate({ ops: 3000, keys: 1, clients: 5, pendingRate: 0.01, seed });
+  const runs = [
+    { seed: 1, pendingRate: 0.01 },
+    { seed: 2, pendingRate: 0.01 },
+    { seed: 3, pendingRate: 0.01 },
+    { seed: 4, pendingRate: 0.05 },
+  ];
+  for (const { seed, pendingRate } of runs) {
+    const h = generate({ ops: 3000, keys: 1, clients: 5, pendingRate, seed });
     const { get: g, stale } = injectStaleRead(h);
     const t0 = performance.now();
     const r = checkLinearizable(h);
@@ -370,7 +495,8 @@ test('generated: one stale read injected into the register history is caught', (
     assert.notEqual(r.exhausted, true);
     assert.ok(r.explanation!.includes(`#${g.id} `), 'explanation should show the mutated get');
     const lastTick = Math.max(...h.map((o) => o.ret ?? o.call));
-    console.log(`  seed ${seed}: stale read #${g.id} at tick ${g.call} of ${lastTick} (${h.length} ops) found in ${ms.toFixed(1)} ms`);
+    const pending = h.filter((o) => o.ret === null).length;
+    console.log(`  seed ${seed}: stale read #${g.id} at tick ${g.call} of ${lastTick} (${h.length} ops, ${pending} pending) found in ${ms.toFixed(1)} ms`);
   }
 });
 

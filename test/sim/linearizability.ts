@@ -196,6 +196,7 @@ function checkKey(ops: readonly Operation[], stepsMax: number): KeyVerdict {
   const cOps: number[] = [];
   const pOps: number[] = [];
   for (let i = 0; i < n; i++) (ops[i]!.ret === null ? pOps : cOps).push(i);
+  cOps.sort((a, b) => ops[a]!.call - ops[b]!.call || ops[a]!.id - ops[b]!.id); // completed index = call order
   const m = cOps.length;
   const k = pOps.length;
   if (m === 0) return { kind: 'ok', steps: 0, prefix: [] };
@@ -268,8 +269,22 @@ function checkKey(ops: readonly Operation[], stepsMax: number): KeyVerdict {
     else pbits[(pn - 1) >>> 5]! &= ~(1 << ((pn - 1) & 31));
     if (opReads[i]! >= 0) readersLeft[opReads[i]!]!++;
   };
-  const memoKey = (s: number): string =>
-    String.fromCharCode.apply(null, cbitChars as unknown as number[]) + String.fromCharCode(s & 0xffff, s >>> 16);
+  // The completed set is keyed compactly: `low` (every completed op before it in call order is
+  // linearized) plus the bitset words from low's word up to the highest linearized op's word. Real
+  // time keeps that window about as wide as the number of ops in flight.
+  let low = 0;
+  let high = -1;
+  const advanceLow = (from: number): number => {
+    let l = from;
+    while (l < m && (cbits[l >>> 5]! & (1 << (l & 31))) !== 0) l++;
+    return l;
+  };
+  const memoKey = (lo: number, hi: number, s: number): string => {
+    const head = String.fromCharCode(lo & 0xffff, lo >>> 16, s & 0xffff, s >>> 16);
+    if (hi < lo) return head;
+    const words = cbitChars.subarray(2 * (lo >>> 5), 2 * ((hi >>> 5) + 1));
+    return head + String.fromCharCode.apply(null, words as unknown as number[]);
+  };
   const failed = new Map<string, Uint32Array[]>(); // memo key -> pending sets of failed configurations
   const dominated = (key: string): boolean => {
     const list = failed.get(key);
@@ -308,6 +323,8 @@ function checkKey(ops: readonly Operation[], stepsMax: number): KeyVerdict {
   const stackState = new Int32Array(m + k);
   const stackFirstRet = new Float64Array(m + k);
   const stackDeadSeen = new Uint8Array(m + k);
+  const stackLow = new Int32Array(m + k);
+  const stackHigh = new Int32Array(m + k);
   let depth = 0;
   let state = S_NULL;
   let remaining = m;
@@ -355,9 +372,15 @@ function checkKey(ops: readonly Operation[], stepsMax: number): KeyVerdict {
         if (raw >= 0) {
           mark(i);
           const after = canon(raw);
-          if (!redundantAfterPending(i, after, false) && !dominated(memoKey(after))) {
+          const newLow = c === low ? advanceLow(low + 1) : low;
+          const newHigh = c > high ? c : high;
+          if (!redundantAfterPending(i, after, false) && !dominated(memoKey(newLow, newHigh, after))) {
             stackOp[depth] = i;
             stackState[depth] = state;
+            stackLow[depth] = low;
+            stackHigh[depth] = high;
+            low = newLow;
+            high = newHigh;
             depth++;
             state = after;
             remaining--;
@@ -387,27 +410,36 @@ function checkKey(ops: readonly Operation[], stepsMax: number): KeyVerdict {
     }
 
     if (phase === PHASE_PENDING) {
-      if (pnode === PTAIL || nodeCall[pnode]! > firstRet) {
+      // Cheap filters first, without counting steps: puts of dead values after the first, and no-ops.
+      let node = -1;
+      while (pnode !== PTAIL && nodeCall[pnode]! <= firstRet) {
+        const candidate = pnode;
+        pnode = pnext[pnode]!;
+        const i = pOps[candidate - 1]!;
+        if (opKind[i] === K_PUT && canon(opArg[i]!) === S_DEAD) {
+          if (deadSeen) continue;
+          deadSeen = true;
+        }
+        if (canon(step(state, i)) !== state) {
+          node = candidate;
+          break;
+        }
+      }
+      if (node < 0) {
         phase = PHASE_DONE;
         continue;
       }
-      const node = pnode;
-      pnode = pnext[pnode]!;
       const i = pOps[node - 1]!;
-      if (opKind[i] === K_PUT && canon(opArg[i]!) === S_DEAD) {
-        if (deadSeen) continue;
-        deadSeen = true;
-      }
-      const raw = step(state, i); // pending ops always fit
-      if (canon(raw) === state) continue; // no effect (readers only drop when i is linearized, so this is safe early)
       mark(i);
-      const after = canon(raw);
-      if (redundantAfterPending(i, after, true) || dominated(memoKey(after))) {
+      const after = canon(step(state, i)); // pending ops always fit
+      if (redundantAfterPending(i, after, true) || dominated(memoKey(low, high, after))) {
         unmark(i);
         continue;
       }
       stackOp[depth] = i;
       stackState[depth] = state;
+      stackLow[depth] = low;
+      stackHigh[depth] = high;
       stackFirstRet[depth] = firstRet;
       stackDeadSeen[depth] = deadSeen ? 1 : 0;
       depth++;
@@ -425,7 +457,7 @@ function checkKey(ops: readonly Operation[], stepsMax: number): KeyVerdict {
 
     // PHASE_DONE: every way forward from this configuration failed. Record it and backtrack.
     if (depth === 0) return { kind: 'fail', steps, prefix: bestPrefix };
-    recordFailed(memoKey(state));
+    recordFailed(memoKey(low, high, state));
     if (bestDirty) {
       bestPrefix = Array.from(stackOp.subarray(0, depth));
       bestDirty = false;
@@ -433,6 +465,8 @@ function checkKey(ops: readonly Operation[], stepsMax: number): KeyVerdict {
     depth--;
     const i = stackOp[depth]!;
     state = stackState[depth]!;
+    low = stackLow[depth]!;
+    high = stackHigh[depth]!;
     unmark(i);
     const pn = pendingNode[i]!;
     if (pn === 0) {
@@ -480,18 +514,16 @@ function apply(state: string | null, op: Operation): string | null | undefined {
   }
 }
 
+/**
+ * Most useful first (callers may truncate): where the search got stuck, then the tail of the longest
+ * linearizable prefix, then (for short sub-histories) every op on the key.
+ */
 function explain(key: string, all: readonly Operation[], ops: readonly Operation[], verdict: KeyVerdict): string {
   const lines: string[] = [];
   const prefix = verdict.prefix;
   const inPrefix = new Set(prefix);
   let state: string | null = null;
   for (const i of prefix) state = apply(state, ops[i]!) ?? state;
-
-  lines.push(`key ${JSON.stringify(key)} is not linearizable (${all.length} ops, search took ${verdict.steps} steps)`);
-  lines.push(`longest linearizable prefix found: ${prefix.length} ops, leaving the register at ${fmtValue(state)}`);
-  const shownFrom = Math.max(0, prefix.length - PREFIX_TAIL_SHOWN);
-  if (shownFrom > 0) lines.push(`  ... ${shownFrom} earlier ops`);
-  for (let p = shownFrom; p < prefix.length; p++) lines.push(`  ${p + 1}. ${fmtOp(ops[prefix[p]!]!)}`);
 
   // Every extension of the prefix got stuck before the earliest return among the ops left out.
   let stuckAt = Infinity;
@@ -502,15 +534,23 @@ function explain(key: string, all: readonly Operation[], ops: readonly Operation
   const candidates: Operation[] = [];
   for (let i = 0; i < ops.length; i++) if (!inPrefix.has(i) && ops[i]!.call <= stuckAt) candidates.push(ops[i]!);
   candidates.sort(byCall);
-  lines.push(`ops left out of that prefix and called by time ${stuckAt} (no order of them extends it):`);
+
+  lines.push(`key ${JSON.stringify(key)} is not linearizable (${all.length} ops, ${verdict.steps} search steps).`);
+  lines.push(
+    `Longest linearizable prefix: ${prefix.length} ops, leaving the register at ${fmtValue(state)}; ` +
+      `no order of these ops, called by time ${stuckAt}, extends it:`,
+  );
   for (const op of candidates) lines.push(`  ${fmtOp(op)}`);
+  const shownFrom = Math.max(0, prefix.length - PREFIX_TAIL_SHOWN);
+  lines.push(`End of that prefix (linearization order)${shownFrom > 0 ? `, after ${shownFrom} earlier ops` : ''}:`);
+  for (let p = shownFrom; p < prefix.length; p++) lines.push(`  ${p + 1}. ${fmtOp(ops[prefix[p]!]!)}`);
 
   const sorted = [...all].sort(byCall);
   if (sorted.length <= FULL_LISTING_MAX) {
-    lines.push(`all ops on this key, by call time:`);
+    lines.push(`All ops on this key, by call time:`);
     for (const op of sorted) lines.push(`  ${fmtOp(op)}`);
   } else {
-    lines.push(`(${sorted.length} ops on this key; full listing omitted)`);
+    lines.push(`(${sorted.length} ops on this key; full listing omitted.)`);
   }
   return lines.join('\n');
 }
