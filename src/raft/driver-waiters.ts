@@ -89,6 +89,10 @@ export class ReadWaiters {
     return this.callers;
   }
 
+  queuedCount(): number {
+    return this.queued.length;
+  }
+
   enqueue(deadlineMs: number, cb: Callbacks<void>): void {
     if (this.queued.length === 0) this.queuedDeadlineMs = deadlineMs;
     this.queued.push(cb);

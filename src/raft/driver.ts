@@ -23,6 +23,7 @@ import {
   type NodeId,
   type Snapshot,
   type Term,
+  index,
   noNode,
 } from './types.ts';
 
@@ -178,6 +179,22 @@ export interface DriverStatus {
 
 export type DriverState = 'new' | 'running' | 'stopping' | 'stopped';
 
+/** node:crypto randomness drawn 4 KiB at a time: one call per 256 request ids instead of one each. */
+function pooledRandomBytes(): (n: number) => Uint8Array {
+  const poolBytes = 4096;
+  let pool = new Uint8Array(0);
+  let at = 0;
+  return (n) => {
+    if (n > poolBytes) return cryptoRandomBytes(n);
+    if (at + n > pool.byteLength) {
+      pool = cryptoRandomBytes(poolBytes);
+      at = 0;
+    }
+    at += n;
+    return pool.subarray(at - n, at);
+  };
+}
+
 const isVoteMessage = (t: MessageType): boolean =>
   t === 'vote' || t === 'voteResp' || t === 'preVote' || t === 'preVoteResp';
 
@@ -228,7 +245,7 @@ export class RaftDriver {
     this.transport = opts.transport;
     this.sm = opts.stateMachine;
     this.timers = opts.timers ?? systemTimers;
-    this.randomBytes = opts.randomBytes ?? ((n) => cryptoRandomBytes(n));
+    this.randomBytes = opts.randomBytes ?? pooledRandomBytes();
     this.limits = { ...driverLimitsDefault, ...opts.limits };
     this.tickMs = opts.tickMs ?? 100;
     this.snapshotEntries = opts.snapshotEntries ?? 10_000;
@@ -261,9 +278,15 @@ export class RaftDriver {
     }
   }
 
+  /**
+   * The state machine restarts from the stored snapshot (start()), so the core
+   * must not hand out the entries it covers again: applied starts there, as
+   * etcd's Config.Applied, unless the caller's state machine is further along.
+   */
   private makeNode(o: NodeOptions): RawNode {
     const seed = Buffer.from(this.randomBytes(4)).readUInt32BE(0);
-    return new RawNode({ ...o, storage: this.storage, random: o.random ?? seededRandom(seed) });
+    const applied = index(Math.max(o.applied ?? 0, this.storage.snapshot().meta.index));
+    return new RawNode({ ...o, applied, storage: this.storage, random: o.random ?? seededRandom(seed) });
   }
 
   // ---- lifecycle ----
@@ -274,8 +297,8 @@ export class RaftDriver {
     const snap = this.storage.snapshot();
     // A state machine that persists itself passes `applied` past the snapshot and keeps its state.
     if (snap.meta.index > 0 && this.applied <= snap.meta.index) {
+      assert(this.applied === snap.meta.index, () => `RawNode applied ${this.applied} below the stored snapshot ${snap.meta.index}: configure applied`);
       this.sm.restore(snap.data);
-      this.applied = snap.meta.index;
     }
     this.state = 'running';
     this.transport.onMessage((m) => this.receive(m));
@@ -341,7 +364,9 @@ export class RaftDriver {
    * is applied on this node (also when this node is a follower that forwarded
    * it). Fails with RaftError: PROPOSAL_DROPPED / NOT_LEADER / UNCOMMITTED_FULL
    * / PROPOSAL_TOO_LARGE from the core, PROPOSALS_FULL, TIMEOUT (outcome
-   * unknown: retry with the same requestId), STOPPED, STORAGE.
+   * unknown: retry with the same requestId), STOPPED, STORAGE. A proposal
+   * that this node learns through a snapshot instead of its entry (it fell
+   * behind meanwhile) ends in TIMEOUT too.
    */
   propose(data: Uint8Array, opts: { requestId?: Uint8Array } = {}): Promise<unknown> {
     const refused = this.refusal();
@@ -350,9 +375,10 @@ export class RaftDriver {
       return Promise.reject(new RaftError('PROPOSALS_FULL', `${this.proposals.size()} proposals pending`));
     }
     const requestId = opts.requestId ?? this.randomBytes(16);
-    if (requestId.byteLength === 0 || requestId.byteLength > requestIdBytesMax) {
-      return Promise.reject(new RaftError('CONFIG_INVALID', `request id of ${requestId.byteLength} bytes (1..${requestIdBytesMax})`));
-    }
+    assert(
+      requestId.byteLength > 0 && requestId.byteLength <= requestIdBytesMax,
+      () => `request id of ${requestId.byteLength} bytes (1..${requestIdBytesMax})`,
+    );
     const entry = encodeRequest(requestId, data);
     const max = this.node.raft.cfg.maxEntryBytes;
     if (entry.byteLength > max) {
@@ -412,7 +438,7 @@ export class RaftDriver {
   private receive(m: Message): void {
     if (this.state !== 'running' || m.to !== this.id) return;
     if (this.inbox.length >= this.limits.inboxMessagesMax) {
-      // Votes are kept: dropping them can only delay an election, but they are few.
+      // Votes are kept (losing one delays an election, and they are few); appends and heartbeats are resent.
       const i = this.inbox.findIndex((x) => !isVoteMessage(x.type));
       this.inbox.splice(i >= 0 ? i : 0, 1);
       this.counters.inboxDropped++;
@@ -485,9 +511,9 @@ export class RaftDriver {
       // The old leader may have dropped them; the new one answers for itself (same context).
       for (const b of this.reads.unanswered()) this.callReadIndex(b, false);
     }
+    if (this.reads.queuedCount() === 0) return;
     const context = this.randomBytes(16);
-    const batch = this.reads.takeBatch(requestKey(context), context);
-    if (batch !== undefined) this.callReadIndex(batch, true);
+    this.callReadIndex(this.reads.takeBatch(requestKey(context), context)!, true);
   }
 
   private callReadIndex(b: ReadBatch, failOnRefusal: boolean): void {
@@ -550,9 +576,14 @@ export class RaftDriver {
     this.emit('leaderChanged', this.node.raft.term, soft.lead);
   }
 
-  /** See leaderSendsBeforePersist: only appends and heartbeats, and no new term or vote in this Ready. */
+  /**
+   * See leaderSendsBeforePersist: only appends and heartbeats, no new term or
+   * vote, and only when there are new entries to fsync (the overlap is the
+   * point). A Ready without them is saved quickly; sending after it lets the
+   * transport coalesce these messages with the next cycle's appends.
+   */
   private mayPrecedePersist(rd: Ready): boolean {
-    if (rd.snapshot !== undefined || rd.messages.length === 0) return false;
+    if (rd.snapshot !== undefined || rd.messages.length === 0 || rd.entries.length === 0) return false;
     const hs = rd.hardState;
     if (hs !== undefined && (hs.term !== this.persistedTerm || hs.vote !== this.persistedVote)) return false;
     return rd.messages.every((m) => m.type === 'app' || m.type === 'heartbeat');

@@ -10,3 +10,15 @@ export { type Random, seededRandom } from './random.ts';
 export { Raft, type Role, encodeConfChange, decodeConfChange } from './raft.ts';
 export { RawNode, type Ready, type SoftState, type Status } from './raw-node.ts';
 export type { ReadState } from './read-only.ts';
+export {
+  RaftDriver,
+  type RaftDriverOptions,
+  type StateMachine,
+  type AppliedCommand,
+  type DriverLimits,
+  type DriverStatus,
+  type Timers,
+  driverLimitsDefault,
+  systemTimers,
+} from './driver.ts';
+export { type Transport, MemoryNetwork } from './transport.ts';

@@ -163,6 +163,10 @@ export class MemoryStorage implements Storage {
     const ents = first > entries[0]!.index ? entries.slice(first - entries[0]!.index) : entries;
     const off = ents[0]!.index - this.offset();
     assert(off <= this.ents.length, () => `missing log entry: last ${this.lastIndex()}, appending at ${ents[0]!.index}`);
+    if (off === this.ents.length) {
+      for (const e of ents) this.ents.push(e); // the common case: no copy of the log
+      return;
+    }
     this.ents = this.ents.slice(0, off).concat(ents);
   }
 
