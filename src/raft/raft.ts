@@ -64,6 +64,8 @@ export class Raft {
   readStates: ReadState[] = [];
 
   leadTransferee: NodeId = noNode;
+  /** A TimeoutNow came while a committed conf change was unapplied: campaign at the first tick after it is. */
+  pendingTimeoutNow = false;
   /** Index of the latest conf change the leader appended; a new one waits until it is applied. */
   pendingConfIndex: LogIndex = index(0);
   uncommittedBytes = 0;
@@ -209,6 +211,7 @@ export class Raft {
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = this.cfg.electionTicks + this.cfg.random.int(this.cfg.electionTicks);
     this.leadTransferee = noNode;
+    this.pendingTimeoutNow = false;
     this.votes = new Map();
     for (const [id, pr] of this.prs) {
       const fresh = this.newProgress(pr.isLearner);
@@ -645,7 +648,10 @@ export class Raft {
         this.msgs.push(message({ type: 'transferLeader', from: m.from, to: this.lead }));
         return;
       case 'timeoutNow':
-        this.hup(true);
+        // hup() refuses while a committed conf change is unapplied, which is exactly the case when a
+        // leader hands off after applying its own removal: keep the request until it is applied.
+        if (this.hasUnappliedConfChange()) this.pendingTimeoutNow = true;
+        else this.hup(true);
         return;
       case 'readIndex':
         if (this.lead === noNode) throw new RaftError('PROPOSAL_DROPPED', 'no leader known for a read');
@@ -807,6 +813,11 @@ export class Raft {
 
   private tickElection(): void {
     this.electionElapsed++;
+    if (this.pendingTimeoutNow && !this.hasUnappliedConfChange()) {
+      this.pendingTimeoutNow = false;
+      this.hup(true);
+      return;
+    }
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.step(message({ type: 'hup', from: this.id }));

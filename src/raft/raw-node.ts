@@ -126,6 +126,8 @@ export class RawNode {
 
   /** Ask for a linearizable read point; `context` must be unique per request. */
   readIndex(context: Uint8Array): void {
+    // An empty context cannot be told apart from a plain heartbeat's: such a read would never be answered.
+    assert(context.byteLength > 0, 'readIndex needs a non-empty, unique context');
     this.raft.step(message({ type: 'readIndex', from: this.raft.id, context }));
   }
 
