@@ -7,6 +7,8 @@ import type { PlantedBug } from './sim.ts';
 /** Raft §5.4.2 violated: entries of earlier terms committed by counting replicas (Figure 8). */
 class CommitPrevTermRaft extends Raft {
   override maybeCommit(): boolean {
+    // The real rule first, so everything else it does (releasing reads) stays as in the core.
+    if (super.maybeCommit()) return true;
     const matches: LogIndex[] = [];
     for (const [, pr] of this.prs) if (!pr.isLearner) matches.push(pr.match);
     matches.sort((a, b) => b - a);

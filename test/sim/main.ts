@@ -14,11 +14,12 @@ interface Args {
   jobs: number;
   durationMs: number | undefined;
   chaos: number | undefined;
+  durabilityCheck: boolean;
   verbose: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seeds: 20, seed: undefined, from: 1, bug: 'none', jobs: Math.min(2, availableParallelism()), durationMs: undefined, chaos: undefined, verbose: false };
+  const a: Args = { seeds: 20, seed: undefined, from: 1, bug: 'none', jobs: Math.min(2, availableParallelism()), durationMs: undefined, chaos: undefined, durabilityCheck: true, verbose: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = (): string => {
@@ -38,6 +39,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--jobs') a.jobs = Math.max(1, int());
     else if (k === '--duration-ms') a.durationMs = int();
     else if (k === '--chaos') a.chaos = Number(v());
+    else if (k === '--no-durability-check') a.durabilityCheck = false;
     else if (k === '--verbose' || k === '-v') a.verbose = true;
     else if (k === '--bug') {
       const b = v() as PlantedBug;
@@ -48,11 +50,12 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-function runSeed(seed: number, a: Pick<Args, 'bug' | 'durationMs' | 'chaos'>, log?: (l: string) => void): SimResult {
+function runSeed(seed: number, a: Pick<Args, 'bug' | 'durationMs' | 'chaos' | 'durabilityCheck'>, log?: (l: string) => void): SimResult {
   const makeRaft = raftFactory(a.bug);
   return runSimulation({
     seed,
     bug: a.bug,
+    durabilityCheck: a.durabilityCheck,
     ...(makeRaft ? { makeRaft } : {}),
     ...(a.durationMs !== undefined ? { durationMs: a.durationMs } : {}),
     ...(a.chaos !== undefined ? { chaos: a.chaos } : {}),
@@ -65,6 +68,7 @@ function replayCommand(seed: number, a: Args): string {
     a.bug !== 'none' ? `--bug ${a.bug}` : '',
     a.durationMs !== undefined ? `--duration-ms ${a.durationMs}` : '',
     a.chaos !== undefined ? `--chaos ${a.chaos}` : '',
+    a.durabilityCheck ? '' : '--no-durability-check',
   ].filter(Boolean);
   return ['npm run sim -- --seed', String(seed), ...extra].join(' ');
 }
