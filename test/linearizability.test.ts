@@ -36,6 +36,31 @@ function assertViolation(h: Operation[], key = 'k'): string {
 
 // ---------- sequential ----------
 
+
+/**
+ * Play the ops in order of their linearization points `lp` against a register model and fill in
+ * the outputs of completed ops: the history is then linearizable by construction.
+ */
+function assignOutputs(placed: readonly { op: Operation; lp: number; effective: boolean }[]): void {
+  const state = new Map<string, string | null>();
+  for (const g of [...placed].sort((a, b) => a.lp - b.lp)) {
+    if (!g.effective) continue;
+    const input = g.op.input;
+    const cur = state.get(input.key) ?? null;
+    let output: KvOutput;
+    if (input.kind === 'get') output = { kind: 'get', value: cur };
+    else if (input.kind === 'put') {
+      state.set(input.key, input.value);
+      output = { kind: 'put' };
+    } else {
+      const hit = cur === input.expect;
+      if (hit) state.set(input.key, input.value);
+      output = { kind: 'cas', ok: hit };
+    }
+    if (g.op.ret !== null) g.op.output = output;
+  }
+}
+
 test('empty history is linearizable', () => {
   assert.deepEqual(checkLinearizable([]), { ok: true });
 });
@@ -276,23 +301,7 @@ function generate(o: GenOpts): Operation[] {
     });
     clientTime[c] = call + dur + (pending ? 5 : 0) + int(3); // gap 0..2: calls may coincide with returns
   }
-  const state = new Map<string, string | null>();
-  for (const g of [...ops].sort((a, b) => a.lp - b.lp)) {
-    if (!g.effective) continue;
-    const input = g.op.input;
-    const cur = state.get(input.key) ?? null;
-    let output: KvOutput;
-    if (input.kind === 'get') output = { kind: 'get', value: cur };
-    else if (input.kind === 'put') {
-      state.set(input.key, input.value);
-      output = { kind: 'put' };
-    } else {
-      const hit = cur === input.expect;
-      if (hit) state.set(input.key, input.value);
-      output = { kind: 'cas', ok: hit };
-    }
-    if (g.op.ret !== null) g.op.output = output;
-  }
+  assignOutputs(ops);
   return ops.map((g) => g.op);
 }
 
@@ -411,22 +420,7 @@ function randomSmallHistory(rand: () => number, n: number, span: number, pending
     const op: Operation = { id, client: id, call, ret: pending ? null : call + dur, input, output: null };
     placed.push({ op, lp: call + rand() * dur + (pending ? rand() * 10 : 0), effective: !pending || rand() < 0.5 });
   }
-  const state = new Map<string, string | null>();
-  for (const g of [...placed].sort((a, b) => a.lp - b.lp)) {
-    if (!g.effective) continue;
-    const input = g.op.input;
-    const cur = state.get(input.key) ?? null;
-    let output: KvOutput;
-    if (input.kind === 'get') output = { kind: 'get', value: cur };
-    else if (input.kind === 'put') {
-      state.set(input.key, input.value);
-      output = { kind: 'put' };
-    } else {
-      if (cur === input.expect) state.set(input.key, input.value);
-      output = { kind: 'cas', ok: cur === input.expect };
-    }
-    if (g.op.ret !== null) g.op.output = output;
-  }
+  assignOutputs(placed);
   for (const { op: o } of placed) {
     if (o.output === null || rand() >= corruptRate) continue;
     if (o.output.kind === 'get') o.output = { kind: 'get', value: rand() < 0.2 ? null : pick(values) };
