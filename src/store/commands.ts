@@ -1,0 +1,61 @@
+// The store's commands: serializable values proposed through Raft and applied deterministically.
+// Time travels inside the command (`at`, ms since the epoch); nothing in apply reads a clock.
+
+import type { AccountId, BlobId, FolderId, SpecialUse, Uid } from './types.ts';
+import { packr } from './tx.ts';
+
+export type FlagOp = 'add' | 'remove' | 'replace';
+
+export type Command =
+  | { type: 'createTenant'; at: number; id: string; name: string }
+  | { type: 'createDomain'; at: number; name: string; tenant: string }
+  | { type: 'deleteDomain'; at: number; name: string }
+  | { type: 'createAccount'; at: number; address: string; passwordHash: string; quotaBytes: number }
+  | { type: 'setPassword'; at: number; address: string; passwordHash: string }
+  | { type: 'setQuota'; at: number; address: string; quotaBytes: number }
+  | { type: 'deleteAccount'; at: number; address: string }
+  | { type: 'addAlias'; at: number; address: string; targets: string[] }
+  | { type: 'removeAlias'; at: number; address: string }
+  | { type: 'createFolder'; at: number; accountId: AccountId; name: string; specialUse: SpecialUse | null }
+  | { type: 'renameFolder'; at: number; accountId: AccountId; from: string; to: string }
+  | { type: 'deleteFolder'; at: number; accountId: AccountId; name: string }
+  | { type: 'subscribe'; at: number; accountId: AccountId; name: string; subscribed: boolean }
+  | {
+      type: 'append';
+      at: number;
+      accountId: AccountId;
+      /** Folder by name; a delivery names INBOX or Junk. */
+      folder: string;
+      blobId: BlobId;
+      size: number;
+      internalDate: number;
+      flags: string[];
+      /** Deliveries honour the quota strictly; IMAP APPEND too (RFC 9208 OVERQUOTA). */
+    }
+  | {
+      type: 'setFlags';
+      at: number;
+      accountId: AccountId;
+      folderId: FolderId;
+      uids: Uid[];
+      op: FlagOp;
+      flags: string[];
+      /** RFC 7162 UNCHANGEDSINCE; null when absent. */
+      unchangedSince: bigint | null;
+    }
+  | { type: 'expunge'; at: number; accountId: AccountId; folderId: FolderId; uids: Uid[] | null }
+  | { type: 'copy'; at: number; accountId: AccountId; from: FolderId; to: FolderId; uids: Uid[]; move: boolean };
+
+export type CommandType = Command['type'];
+
+export function encodeCommand(c: Command): Uint8Array {
+  return packr.pack(c);
+}
+
+export function decodeCommand(data: Uint8Array): Command {
+  const c = packr.unpack(data) as Command;
+  if (typeof c !== 'object' || c === null || typeof c.type !== 'string' || typeof c.at !== 'number') {
+    throw new Error('malformed store command');
+  }
+  return c;
+}

@@ -1,0 +1,98 @@
+// Read-side queries over the applied store state. Never writes; callers decide consistency
+// (a proposer sees its own writes once its proposal resolved: it was applied on this node).
+
+import { keys, prefixEnd } from './keys.ts';
+import { type Db, packr } from './tx.ts';
+import type {
+  AccountId,
+  AccountRecord,
+  AddressEntry,
+  DomainRecord,
+  FolderId,
+  FolderRecord,
+  MessageRecord,
+  Uid,
+} from './types.ts';
+import { domainOf, normalizeAddress } from './types.ts';
+import { normalizeFolderName } from './apply-mailbox.ts';
+
+async function get<T>(db: Db, key: string): Promise<T | undefined> {
+  const raw = await db.get(key);
+  return raw === undefined ? undefined : (packr.unpack(raw) as T);
+}
+
+async function scan<T>(db: Db, prefix: string, limit: number, from?: string): Promise<T[]> {
+  const out: T[] = [];
+  for await (const v of db.values({ gte: from ?? prefix, lt: prefixEnd(prefix), limit })) out.push(packr.unpack(v) as T);
+  return out;
+}
+
+export class StoreQueries {
+  private readonly db: Db;
+
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  domain(name: string): Promise<DomainRecord | undefined> {
+    return get(this.db, keys.domain(name.toLowerCase()));
+  }
+
+  domains(limit: number): Promise<DomainRecord[]> {
+    return scan(this.db, 'D\u0000', limit);
+  }
+
+  /** An address as hosted: its own entry, else the domain's catch-all alias `@domain`. */
+  async resolveAddress(address: string): Promise<AddressEntry | undefined> {
+    const a = normalizeAddress(address);
+    return (await get<AddressEntry>(this.db, keys.address(a))) ?? get<AddressEntry>(this.db, keys.address(`@${domainOf(a)}`));
+  }
+
+  account(id: AccountId): Promise<AccountRecord | undefined> {
+    return get(this.db, keys.account(id));
+  }
+
+  async accountByAddress(address: string): Promise<AccountRecord | undefined> {
+    const e = await get<AddressEntry>(this.db, keys.address(normalizeAddress(address)));
+    return e?.kind === 'account' ? this.account(e.accountId) : undefined;
+  }
+
+  /** Addresses of a domain (accounts and aliases), in order. */
+  async addresses(domain: string, limit: number): Promise<{ address: string; entry: AddressEntry }[]> {
+    const out: { address: string; entry: AddressEntry }[] = [];
+    const prefix = keys.domainAddressPrefix(domain.toLowerCase());
+    for await (const k of this.db.keys({ gte: prefix, lt: prefixEnd(prefix), limit })) {
+      const address = k.slice(prefix.length);
+      const entry = await get<AddressEntry>(this.db, keys.address(address));
+      if (entry) out.push({ address, entry });
+    }
+    return out;
+  }
+
+  folders(accountId: AccountId, limit: number): Promise<FolderRecord[]> {
+    return scan(this.db, keys.folderPrefix(accountId), limit);
+  }
+
+  async folderByName(accountId: AccountId, name: string): Promise<FolderRecord | undefined> {
+    const id = await get<FolderId>(this.db, keys.folderName(accountId, normalizeFolderName(name)));
+    return id === undefined ? undefined : get(this.db, keys.folder(accountId, id));
+  }
+
+  folder(accountId: AccountId, id: FolderId): Promise<FolderRecord | undefined> {
+    return get(this.db, keys.folder(accountId, id));
+  }
+
+  /** Messages of a folder in UID order, starting at `fromUid`. */
+  messages(accountId: AccountId, folderId: FolderId, limit: number, fromUid: Uid = 1 as Uid): Promise<MessageRecord[]> {
+    return scan(this.db, keys.messagePrefix(accountId, folderId), limit, keys.message(accountId, folderId, fromUid));
+  }
+
+  message(accountId: AccountId, folderId: FolderId, uid: Uid): Promise<MessageRecord | undefined> {
+    return get(this.db, keys.message(accountId, folderId, uid));
+  }
+
+  /** How many messages reference a body; 0 means the blob may be collected. */
+  async blobRefs(blobId: string): Promise<number> {
+    return (await get<number>(this.db, keys.blobRefs(blobId))) ?? 0;
+  }
+}
