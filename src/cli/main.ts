@@ -1,0 +1,135 @@
+// The `stormo` command: `up` runs a node; domain, user and alias commands talk to a running node.
+// Argument parsing and output only; the work happens in the node (admin API) or in up.ts.
+
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { AdminClient } from './client.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { up } from './up.ts';
+
+const usage = `usage: stormo <command> [options]
+
+  up [--config FILE] [--data DIR]        start a local node and print its endpoints
+  domain add NAME [--tenant T] | list | remove NAME
+  user add ADDRESS [--password P] [--quota BYTES] | list [DOMAIN] | passwd ADDRESS [--password P] | remove ADDRESS
+  alias add ADDRESS TARGET... | list [DOMAIN] | remove ADDRESS
+
+  --data DIR    the node's data folder (default ./data); the CLI finds the node through it
+  Without --password, the password is asked for (or read from the first line of stdin).`;
+
+async function readPassword(prompt: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY === true });
+  if (process.stdin.isTTY) {
+    // Do not echo what is typed.
+    const out = rl as unknown as { _writeToOutput: (s: string) => void };
+    process.stdout.write(prompt);
+    out._writeToOutput = () => {};
+  }
+  const line = await new Promise<string>((resolve) => rl.once('line', resolve).once('close', () => resolve('')));
+  rl.close();
+  if (process.stdin.isTTY) process.stdout.write('\n');
+  if (line === '') throw new Error('no password given');
+  return line;
+}
+
+async function runUp(values: Record<string, unknown>): Promise<void> {
+  const cfg = await loadConfig(values.config as string | undefined);
+  if (values.data) cfg.dataDir = values.data as string;
+  const node = await up(cfg);
+  const e = node.endpoints;
+  console.log(`stormo node ${e.nodeId} is up (data in ${cfg.dataDir})`);
+  for (const [k, v] of Object.entries(e)) if (k !== 'nodeId') console.log(`  ${k.padEnd(12)} ${v}`);
+  console.log(`  admin token  ${cfg.dataDir}/admin.token (mode 0600); endpoints in ${cfg.dataDir}/endpoints.json`);
+  const stop = (): void => {
+    node.stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+type Rows = Record<string, unknown>[];
+
+function table(rows: Rows): void {
+  for (const r of rows) console.log(Object.values(r).map((v) => (Array.isArray(v) ? v.join(',') : String(v))).join('\t'));
+}
+
+async function runDirectory(cmd: string, args: string[], values: Record<string, unknown>): Promise<void> {
+  const api = await AdminClient.fromDataDir((values.data as string | undefined) ?? './data');
+  const [sub, ...rest] = args;
+  const enc = encodeURIComponent;
+  const need = (n: number): void => {
+    if (rest.length < n) throw new Error(`stormo ${cmd} ${sub}: missing argument\n\n${usage}`);
+  };
+  const key = `${cmd} ${sub}`;
+  switch (key) {
+    case 'domain add':
+      need(1);
+      await api.call('POST', '/v1/domains', { name: rest[0], ...(values.tenant ? { tenant: values.tenant } : {}) });
+      return console.log(`domain ${rest[0]} added`);
+    case 'domain list':
+      return table((await api.call<{ domains: Rows }>('GET', '/v1/domains')).domains);
+    case 'domain remove':
+      need(1);
+      await api.call('DELETE', `/v1/domains/${enc(rest[0]!)}`);
+      return console.log(`domain ${rest[0]} removed`);
+    case 'user add': {
+      need(1);
+      const password = (values.password as string | undefined) ?? (await readPassword(`password for ${rest[0]}: `));
+      const quotaBytes = values.quota === undefined ? undefined : Number(values.quota);
+      if (quotaBytes !== undefined && !Number.isSafeInteger(quotaBytes)) throw new Error('--quota takes a number of bytes');
+      await api.call('POST', '/v1/users', { address: rest[0], password, ...(quotaBytes !== undefined ? { quotaBytes } : {}) });
+      return console.log(`user ${rest[0]} added`);
+    }
+    case 'user list':
+      return table((await api.call<{ users: Rows }>('GET', `/v1/users${rest[0] ? `?domain=${enc(rest[0])}` : ''}`)).users);
+    case 'user passwd': {
+      need(1);
+      const password = (values.password as string | undefined) ?? (await readPassword(`new password for ${rest[0]}: `));
+      await api.call('PUT', `/v1/users/${enc(rest[0]!)}/password`, { password });
+      return console.log(`password of ${rest[0]} changed`);
+    }
+    case 'user remove':
+      need(1);
+      await api.call('DELETE', `/v1/users/${enc(rest[0]!)}`);
+      return console.log(`user ${rest[0]} removed`);
+    case 'alias add':
+      need(2);
+      await api.call('POST', '/v1/aliases', { address: rest[0], targets: rest.slice(1) });
+      return console.log(`alias ${rest[0]} -> ${rest.slice(1).join(', ')} added`);
+    case 'alias list':
+      return table((await api.call<{ aliases: Rows }>('GET', `/v1/aliases${rest[0] ? `?domain=${enc(rest[0])}` : ''}`)).aliases);
+    case 'alias remove':
+      need(1);
+      await api.call('DELETE', `/v1/aliases/${enc(rest[0]!)}`);
+      return console.log(`alias ${rest[0]} removed`);
+    default:
+      throw new Error(`unknown command: stormo ${key}\n\n${usage}`);
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      data: { type: 'string' },
+      password: { type: 'string' },
+      quota: { type: 'string' },
+      tenant: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [cmd, ...args] = positionals;
+  if (values.help || cmd === undefined) return console.log(usage);
+  if (cmd === 'up') return runUp(values);
+  if (cmd === 'domain' || cmd === 'user' || cmd === 'alias') return runDirectory(cmd, args, values);
+  throw new Error(`unknown command: ${cmd}\n\n${usage}`);
+}
+
+export function runCli(argv: string[]): void {
+  main(argv).catch((e: unknown) => {
+    console.error(e instanceof ConfigError || e instanceof Error ? e.message : String(e));
+    process.exitCode = e instanceof ConfigError ? 78 : 1; // 78: EX_CONFIG
+  });
+}

@@ -1,0 +1,81 @@
+// `stormo up`: start a node (store, admin API, and the mail front ends) and print its endpoints.
+// The composition root: the only place that wires subsystems together.
+
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import pino, { type Logger } from 'pino';
+import { buildAdmin } from '../admin/server.ts';
+import { Store } from '../store/index.ts';
+import type { Config } from './config.ts';
+
+export interface Endpoints {
+  nodeId: string;
+  admin: string;
+  smtp?: string;
+  submission?: string;
+  submissions?: string;
+  pop3?: string;
+  pop3s?: string;
+}
+
+export interface RunningNode {
+  endpoints: Endpoints;
+  store: Store;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false);
+
+/** The admin credential: generated once per install, readable by its owner only. */
+export async function adminToken(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'admin.token');
+  if (await exists(file)) return (await readFile(file, 'utf8')).trim();
+  const token = randomBytes(32).toString('base64url');
+  await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  await chmod(file, 0o600);
+  return token;
+}
+
+/** A self-signed certificate for local use, made once with openssl. */
+export async function localTls(dataDir: string, hostname: string): Promise<{ certFile: string; keyFile: string }> {
+  const certFile = join(dataDir, 'tls', 'cert.pem');
+  const keyFile = join(dataDir, 'tls', 'key.pem');
+  if ((await exists(certFile)) && (await exists(keyFile))) return { certFile, keyFile };
+  await mkdir(join(dataDir, 'tls'), { recursive: true, mode: 0o700 });
+  await promisify(execFile)('openssl', [
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '825', '-subj', `/CN=${hostname}`,
+    '-addext', `subjectAltName=DNS:${hostname},DNS:localhost,IP:127.0.0.1`, '-keyout', keyFile, '-out', certFile,
+  ]);
+  await chmod(keyFile, 0o600);
+  return { certFile, keyFile };
+}
+
+export async function up(cfg: Config): Promise<RunningNode> {
+  const dataDir = resolve(cfg.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const logger = pino({ level: cfg.logLevel, base: { nodeId: cfg.nodeId } });
+  const token = await adminToken(dataDir);
+  const tls = cfg.tls ?? (await localTls(dataDir, cfg.hostname));
+  const store = await Store.open({ dir: dataDir, nodeId: cfg.nodeId });
+  const admin = await buildAdmin({ store, token, logger });
+  const host = cfg.listen.host;
+  await admin.listen({ host, port: cfg.listen.admin });
+  const adminPort = (admin.server.address() as { port: number }).port;
+  const endpoints: Endpoints = { nodeId: cfg.nodeId, admin: `http://${host}:${adminPort}` };
+  void tls; // handed to the SMTP and POP3 listeners
+  await writeFile(join(dataDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
+  logger.info({ subsystem: 'node', event: 'up', endpoints }, 'node is up');
+  return {
+    endpoints,
+    store,
+    logger,
+    stop: async () => {
+      await admin.close();
+      await store.close();
+    },
+  };
+}
