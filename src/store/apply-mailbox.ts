@@ -148,7 +148,7 @@ export async function append(cx: ApplyContext, c: Cmd<'append'>): Promise<ApplyR
   const flags = cleanFlags(c.flags);
   if (!flags) return fail('INVALID', 'too many or malformed flags');
   if (!Number.isSafeInteger(c.size) || c.size < 0) return fail('INVALID', 'size must be a byte count');
-  if (a.quotaBytes > 0 && a.usedBytes + c.size > a.quotaBytes) {
+  if (!c.ignoreQuota && a.quotaBytes > 0 && a.usedBytes + c.size > a.quotaBytes) {
     return fail('QUOTA_EXCEEDED', `${a.address} is over quota (${a.usedBytes} + ${c.size} > ${a.quotaBytes} bytes)`);
   }
   const modSeq = (f.highestModSeq + 1n) as ModSeq;
@@ -247,6 +247,12 @@ export async function expunge(cx: ApplyContext, c: Cmd<'expunge'>): Promise<Appl
       : await messagesByUid(cx, c.accountId, f.id, c.uids);
   const deleted = pool.filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid);
   return ok({ expunged: await deleteMessages(cx, c.accountId, f.id, deleted) });
+}
+
+export async function remove(cx: ApplyContext, c: Cmd<'remove'>): Promise<ApplyResult<{ removed: Uid[] }>> {
+  if (c.uids.length > storeLimits.messagesPerCommandMax) return fail('INVALID', `at most ${storeLimits.messagesPerCommandMax} messages per command`);
+  if (!(await folderById(cx, c.accountId, c.folderId))) return fail('NOT_FOUND', `no folder ${c.folderId}`);
+  return ok({ removed: await deleteMessages(cx, c.accountId, c.folderId, c.uids) });
 }
 
 export interface CopyResult {

@@ -36,6 +36,7 @@ const handlers: { [T in CommandType]: Handler<T> } = {
   append: mbox.append,
   setFlags: mbox.setFlags,
   expunge: mbox.expunge,
+  remove: mbox.remove,
   copy: mbox.copy,
 };
 

@@ -30,7 +30,11 @@ export type Command =
       size: number;
       internalDate: number;
       flags: string[];
-      /** Deliveries honour the quota strictly; IMAP APPEND too (RFC 9208 OVERQUOTA). */
+      /**
+       * Deliveries and IMAP APPEND honour the quota (RFC 9208 OVERQUOTA). true only where the
+       * front end already told the sender it accepted the message for this account.
+       */
+      ignoreQuota?: boolean;
     }
   | {
       type: 'setFlags';
@@ -44,6 +48,8 @@ export type Command =
       unchangedSince: bigint | null;
     }
   | { type: 'expunge'; at: number; accountId: AccountId; folderId: FolderId; uids: Uid[] | null }
+  /** Remove messages whatever their flags, in one step (POP3 UPDATE state, RFC 1939 §6). */
+  | { type: 'remove'; at: number; accountId: AccountId; folderId: FolderId; uids: Uid[] }
   | { type: 'copy'; at: number; accountId: AccountId; from: FolderId; to: FolderId; uids: Uid[]; move: boolean };
 
 export type CommandType = Command['type'];
