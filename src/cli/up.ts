@@ -8,6 +8,9 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pino, { type Logger } from 'pino';
 import { buildAdmin } from '../admin/server.ts';
+import { BlobStore } from '../blob/index.ts';
+import { SmtpFrontEnd } from '../smtp/index.ts';
+import { storeSmtpBackend } from '../smtp/store-backend.ts';
 import { Store } from '../store/index.ts';
 import type { Config } from './config.ts';
 
@@ -61,12 +64,24 @@ export async function up(cfg: Config): Promise<RunningNode> {
   const token = await adminToken(dataDir);
   const tls = cfg.tls ?? (await localTls(dataDir, cfg.hostname));
   const store = await Store.open({ dir: dataDir, nodeId: cfg.nodeId });
-  const admin = await buildAdmin({ store, token, logger });
+  const blobs = await BlobStore.open(join(dataDir, 'blobs'), { blobBytesMax: cfg.messageBytesMax + 64 * 1024 });
   const host = cfg.listen.host;
+  const smtp = new SmtpFrontEnd(
+    {
+      hostname: cfg.hostname,
+      bindAddress: host,
+      tls: { keyPath: tls.keyFile, certPath: tls.certFile },
+      listeners: { mx: { port: cfg.listen.smtp }, submission: { port: cfg.listen.submission }, submissions: { port: cfg.listen.submissions } },
+      limits: { messageBytesMax: cfg.messageBytesMax },
+    },
+    { backend: storeSmtpBackend(store, blobs), logger: logger.child({ subsystem: 'smtp' }) },
+  );
+  const smtpBound = await smtp.start();
+  const admin = await buildAdmin({ store, token, logger });
   await admin.listen({ host, port: cfg.listen.admin });
   const adminPort = (admin.server.address() as { port: number }).port;
   const endpoints: Endpoints = { nodeId: cfg.nodeId, admin: `http://${host}:${adminPort}` };
-  void tls; // handed to the SMTP and POP3 listeners
+  for (const l of smtpBound) endpoints[l.kind === 'mx' ? 'smtp' : l.kind] = `${l.host}:${l.port}`;
   await writeFile(join(dataDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
   logger.info({ subsystem: 'node', event: 'up', endpoints }, 'node is up');
   return {
@@ -74,6 +89,7 @@ export async function up(cfg: Config): Promise<RunningNode> {
     store,
     logger,
     stop: async () => {
+      await smtp.stop();
       await admin.close();
       await store.close();
     },
