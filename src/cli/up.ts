@@ -4,11 +4,14 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pino, { type Logger } from 'pino';
 import { buildAdmin } from '../admin/server.ts';
 import { BlobStore } from '../blob/index.ts';
+import { Pop3Server } from '../pop3/server.ts';
+import { storePop3Backend } from '../pop3/store-backend.ts';
 import { SmtpFrontEnd } from '../smtp/index.ts';
 import { storeSmtpBackend } from '../smtp/store-backend.ts';
 import { Store } from '../store/index.ts';
@@ -77,11 +80,24 @@ export async function up(cfg: Config): Promise<RunningNode> {
     { backend: storeSmtpBackend(store, blobs), logger: logger.child({ subsystem: 'smtp' }) },
   );
   const smtpBound = await smtp.start();
+  const pop3 = new Pop3Server({
+    config: {
+      serverName: cfg.hostname,
+      plain: { host, port: cfg.listen.pop3 },
+      implicitTls: { host, port: cfg.listen.pop3s },
+      tls: { key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile), minVersion: 'TLSv1.2' },
+    },
+    backend: storePop3Backend(store, blobs),
+    logger,
+  });
+  const pop3Bound = await pop3.listen();
   const admin = await buildAdmin({ store, token, logger });
   await admin.listen({ host, port: cfg.listen.admin });
   const adminPort = (admin.server.address() as { port: number }).port;
   const endpoints: Endpoints = { nodeId: cfg.nodeId, admin: `http://${host}:${adminPort}` };
   for (const l of smtpBound) endpoints[l.kind === 'mx' ? 'smtp' : l.kind] = `${l.host}:${l.port}`;
+  if (pop3Bound.plain) endpoints.pop3 = `${host}:${pop3Bound.plain.port}`;
+  if (pop3Bound.implicitTls) endpoints.pop3s = `${host}:${pop3Bound.implicitTls.port}`;
   await writeFile(join(dataDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
   logger.info({ subsystem: 'node', event: 'up', endpoints }, 'node is up');
   return {
@@ -90,6 +106,7 @@ export async function up(cfg: Config): Promise<RunningNode> {
     logger,
     stop: async () => {
       await smtp.stop();
+      await pop3.close();
       await admin.close();
       await store.close();
     },
