@@ -77,7 +77,7 @@ export async function up(cfg: Config): Promise<RunningNode> {
       listeners: { mx: { port: cfg.listen.smtp }, submission: { port: cfg.listen.submission }, submissions: { port: cfg.listen.submissions } },
       limits: { messageBytesMax: cfg.messageBytesMax },
     },
-    { backend: storeSmtpBackend(store, blobs), logger: logger.child({ subsystem: 'smtp' }) },
+    { backend: storeSmtpBackend(store, blobs), logger },
   );
   const smtpBound = await smtp.start();
   const pop3 = new Pop3Server({
