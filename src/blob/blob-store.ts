@@ -251,10 +251,15 @@ export class BlobStore {
    * false if there was none. BLOB_PINNED while pinned. Not fsynced: after a power loss a deleted
    * blob may reappear, and the next GC sweep removes it again.
    */
-  async delete(id: string): Promise<boolean> {
+  async delete(id: string, opts: { unlessWrittenAfterMs?: number } = {}): Promise<boolean> {
     const blobId = parseBlobId(id);
     return this.idLock.run(blobId, async () => {
       if (this.isPinned(blobId)) throw new BlobError('BLOB_PINNED', `blob ${blobId} is pinned`, { blobId });
+      if (opts.unlessWrittenAfterMs !== undefined) {
+        // Checked under the blob's lock: a put of the same body since GC looked keeps it.
+        const st = await this.statOrUndefined(this.pathOf(blobId), blobId);
+        if (st !== undefined && st.mtimeMs > opts.unlessWrittenAfterMs) return false;
+      }
       try {
         await this.fs.unlink(this.pathOf(blobId));
         return true;

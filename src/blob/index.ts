@@ -18,3 +18,4 @@ export {
   type PutResult,
   type ScrubResult,
 } from './blob-store.ts';
+export { collectGarbage, type GcOptions, type GcResult } from './gc.ts';

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pino, { type Logger } from 'pino';
 import { buildAdmin } from '../admin/server.ts';
-import { BlobStore } from '../blob/index.ts';
+import { BlobStore, collectGarbage } from '../blob/index.ts';
 import { Pop3Server } from '../pop3/server.ts';
 import { storePop3Backend } from '../pop3/store-backend.ts';
 import { SmtpFrontEnd } from '../smtp/index.ts';
@@ -98,6 +98,7 @@ export async function up(cfg: Config): Promise<RunningNode> {
   for (const l of smtpBound) endpoints[l.kind === 'mx' ? 'smtp' : l.kind] = `${l.host}:${l.port}`;
   if (pop3Bound.plain) endpoints.pop3 = `${host}:${pop3Bound.plain.port}`;
   if (pop3Bound.implicitTls) endpoints.pop3s = `${host}:${pop3Bound.implicitTls.port}`;
+  const gc = startBlobGc(store, blobs, logger);
   await writeFile(join(dataDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
   logger.info({ subsystem: 'node', event: 'up', endpoints }, 'node is up');
   return {
@@ -105,10 +106,33 @@ export async function up(cfg: Config): Promise<RunningNode> {
     store,
     logger,
     stop: async () => {
+      gc.stop();
       await smtp.stop();
       await pop3.close();
       await admin.close();
       await store.close();
     },
   };
+}
+
+/** Minutes between blob GC sweeps. */
+export const blobGcIntervalMs = 10 * 60 * 1000;
+
+/** Sweep unreferenced bodies now and then; one sweep at a time, errors logged, never fatal. */
+function startBlobGc(store: Store, blobs: BlobStore, logger: Logger): { stop(): void } {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    collectGarbage(blobs, { isReferenced: async (id) => (await store.queries.blobRefs(id)) > 0, nowMs: () => Date.now() })
+      .then((r) => {
+        if (r.deleted > 0) logger.info({ subsystem: 'blob', event: 'gc', ...r }, 'unreferenced bodies collected');
+      })
+      .catch((err: unknown) => logger.error({ subsystem: 'blob', event: 'gcFailed', err }, 'blob GC sweep failed'))
+      .finally(() => {
+        running = false;
+      });
+  }, blobGcIntervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }
