@@ -80,6 +80,15 @@ export async function buildAdmin(o: AdminOptions): Promise<FastifyInstance<any, 
 }
 
 function registerDomains(app: AnyFastify, store: Store, listMax: number): void {
+  // Tenants: the resellers whose customers' domains are grouped under them.
+  app.post<{ Body: { id: string; name: string } }>(
+    '/tenants',
+    { schema: { body: { type: 'object', required: ['id', 'name'], additionalProperties: false, properties: { id: { type: 'string', minLength: 1, maxLength: 63 }, name: { type: 'string', minLength: 1, maxLength: 200 } } } } },
+    async (req, reply) => {
+      await store.execute({ type: 'createTenant', id: req.body.id, name: req.body.name });
+      return reply.code(201).send({ id: req.body.id });
+    },
+  );
   app.get('/domains', async () => ({ domains: (await store.queries.domains(listMax)).map((d) => ({ name: d.name, tenant: d.tenant })) }));
   app.post<{ Body: { name: string; tenant?: string } }>(
     '/domains',

@@ -30,6 +30,12 @@ export const configSchema = z
       .object({ certFile: z.string().min(1), keyFile: z.string().min(1) })
       .strict()
       .optional(),
+    /**
+     * Behind a balancer: the addresses that send a PROXY protocol header. SMTP listeners accept
+     * version 1 from them (HAProxy `send-proxy`; smtp-server parses v1 only); POP3 then requires a
+     * header (v1 or v2) on every connection. Absent: clients connect directly.
+     */
+    proxy: z.object({ trustedProxies: z.array(z.string().min(1)).min(1) }).strict().optional(),
     /** Largest message accepted, bytes (SMTP SIZE, RFC 1870). */
     messageBytesMax: z.number().int().min(1024).max(1 << 30).default(50 * 1024 * 1024),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
