@@ -36,6 +36,11 @@ export const configSchema = z
      * header (v1 or v2) on every connection. Absent: clients connect directly.
      */
     proxy: z.object({ trustedProxies: z.array(z.string().min(1)).min(1) }).strict().optional(),
+    /**
+     * Bytes kept free on the data disk for metadata: mail that would leave less is refused with
+     * 452 4.3.1 (Postfix's queue_minfree). Default 128 MiB; 0 turns the check off.
+     */
+    diskReserveBytes: z.number().int().min(0).default(128 * 1024 * 1024),
     /** Largest message accepted, bytes (SMTP SIZE, RFC 1870). */
     messageBytesMax: z.number().int().min(1024).max(1 << 30).default(50 * 1024 * 1024),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

@@ -35,7 +35,8 @@ async function readPassword(prompt: string): Promise<string> {
 async function runUp(values: Record<string, unknown>): Promise<void> {
   const cfg = await loadConfig(values.config as string | undefined);
   if (values.data) cfg.dataDir = values.data as string;
-  const node = await up(cfg);
+  // A store that failed on its disk cannot go on safely: exit, the supervisor restarts us (EX_SOFTWARE).
+  const node = await up(cfg, { onFatal: () => setTimeout(() => process.exit(70), 100) });
   const e = node.endpoints;
   console.log(`stormo node ${e.nodeId} is up (data in ${cfg.dataDir})`);
   for (const [k, v] of Object.entries(e)) if (k !== 'nodeId') console.log(`  ${k.padEnd(12)} ${v}`);

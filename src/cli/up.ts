@@ -60,13 +60,25 @@ export async function localTls(dataDir: string, hostname: string): Promise<{ cer
   return { certFile, keyFile };
 }
 
-export async function up(cfg: Config): Promise<RunningNode> {
+export interface UpOptions {
+  /**
+   * The store stopped on a disk failure and takes no more writes. The CLI exits (status 70) so a
+   * supervisor restarts the node, which recovers from its log; tests observe it instead.
+   */
+  onFatal?: (error: Error) => void;
+}
+
+export async function up(cfg: Config, opts: UpOptions = {}): Promise<RunningNode> {
   const dataDir = resolve(cfg.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const logger = pino({ level: cfg.logLevel, base: { nodeId: cfg.nodeId } });
   const token = await adminToken(dataDir);
   const tls = cfg.tls ?? (await localTls(dataDir, cfg.hostname));
   const store = await Store.open({ dir: dataDir, nodeId: cfg.nodeId });
+  store.onFatal((err) => {
+    logger.fatal({ subsystem: 'node', event: 'storeFailed', err }, 'the store stopped on a disk failure: restart the node once the disk is fixed');
+    opts.onFatal?.(err);
+  });
   const blobs = await BlobStore.open(join(dataDir, 'blobs'), { blobBytesMax: cfg.messageBytesMax + 64 * 1024 });
   const host = cfg.listen.host;
   const smtp = new SmtpFrontEnd(
@@ -81,7 +93,7 @@ export async function up(cfg: Config): Promise<RunningNode> {
       },
       limits: { messageBytesMax: cfg.messageBytesMax },
     },
-    { backend: storeSmtpBackend(store, blobs), logger },
+    { backend: storeSmtpBackend(store, blobs, { diskReserveBytes: cfg.diskReserveBytes }), logger },
   );
   const smtpBound = await smtp.start();
   const pop3 = new Pop3Server({

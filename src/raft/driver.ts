@@ -205,6 +205,13 @@ function pooledRandomBytes(): (n: number) => Uint8Array {
   };
 }
 
+/** An error and its causes, outermost first, so a wrapped LevelDB or fs error keeps its errno text in the log. */
+function causeChain(e: unknown): string {
+  const parts: string[] = [];
+  for (let c: unknown = e; c !== undefined && c !== null && parts.length < 8; c = (c as { cause?: unknown }).cause) parts.push(String(c));
+  return parts.join(' <- ');
+}
+
 const isVoteMessage = (t: MessageType): boolean =>
   t === 'vote' || t === 'voteResp' || t === 'preVote' || t === 'preVoteResp';
 
@@ -361,7 +368,7 @@ export class RaftDriver {
     this.fatal = e instanceof RaftError ? e : new RaftError('STOPPED', `raft node ${this.id} stopped on an internal error`, { cause: e });
     const cause = e instanceof RaftError && e.cause !== undefined ? e.cause : e;
     this.log.error(
-      { subsystem: 'raft', event: 'driverFailed', nodeId: this.id, code: this.fatal.code, err: String(cause), stack: (cause as Error)?.stack },
+      { subsystem: 'raft', event: 'driverFailed', nodeId: this.id, code: this.fatal.code, err: causeChain(cause), stack: (cause as Error)?.stack },
       'raft driver stopped: it cannot continue safely',
     );
     void this.stop();

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   MemoryNetwork,
   RaftDriver,
+  RaftError,
   RawNode,
   type DriverLimits,
   index,
@@ -87,10 +88,22 @@ export class Store {
       res = (await this.driver.propose(encodeCommand(full), opts.requestId ? { requestId: opts.requestId } : {})) as ApplyResult<T>;
     } catch (e) {
       if (e instanceof StoreError) throw e;
-      throw new StoreError('UNAVAILABLE', `store: ${cmd.type} not committed`, { cause: e });
+      // A disk that failed under the log or the store is STORAGE (452 4.3.1, HTTP 507), not a passing outage.
+      const code = causes(e).some((c) => (c instanceof StoreError && c.code === 'STORAGE') || (c instanceof RaftError && c.code === 'STORAGE')) ? 'STORAGE' : 'UNAVAILABLE';
+      throw new StoreError(code, `store: ${cmd.type} not committed`, { cause: e });
     }
     if (!res.ok) throw new StoreError(res.code, res.message);
     return res.value;
+  }
+
+  /**
+   * The store stopped for good (a disk write failed: continuing could diverge from the log).
+   * The process should exit and be restarted by its supervisor, as etcd does; it recovers from the log.
+   */
+  onFatal(listener: (error: Error) => void): void {
+    this.driver.events.on('stopped', (e) => {
+      if (e !== undefined) listener(e);
+    });
   }
 
   /** Folder changes as they are applied on this node (IMAP IDLE, unsolicited responses). */
@@ -112,4 +125,11 @@ export class Store {
     await this.driver.stop();
     await this.machine.close();
   }
+}
+
+/** An error and its causes, outermost first (bounded). */
+function causes(e: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let c: unknown = e; c !== undefined && c !== null && out.length < 8; c = (c as { cause?: unknown }).cause) out.push(c);
+  return out;
 }
