@@ -4,11 +4,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, open, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import {
   type BlobErrorCode,
   type BlobFileHandle,
@@ -20,20 +19,13 @@ import {
   nodeBlobFs,
 } from '../../src/blob/index.ts';
 import { seededRandom } from '../../src/raft/random.ts';
+import { scratchDirs } from '../helpers/temp-dirs.ts';
 
 const MiB = 1024 * 1024;
 const nodeBin = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
 const crashWriter = new URL('./fixtures/blob-crash-writer.ts', import.meta.url).pathname;
 
-const dirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'stormo-blob-store-'));
-  dirs.push(d);
-  return d;
-}
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+const tempDir = scratchDirs('stormo-blob-store-');
 
 /** Deterministic bytes, different for every (size, seed). */
 function body(sizeBytes: number, seed: number): Uint8Array {

@@ -3,11 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr';
 import {
@@ -26,21 +23,14 @@ import { LevelDBStorage, entryKey, keyPrefix } from '../../src/raft/leveldb-stor
 import { MemoryDurableStorage } from '../../src/raft/memory-durable-storage.ts';
 import type { DurableStorage } from '../../src/raft/storage.ts';
 import { crashEntryData } from './fixtures/leveldb-crash-writer.ts';
+import { scratchDirs } from '../helpers/temp-dirs.ts';
 
 const conf3: ConfState = { voters: [nodeId('n1'), nodeId('n2'), nodeId('n3')], learners: [] };
 const packr = new Packr({ useRecords: false });
 const nodeBin = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
 const crashWriter = new URL('./fixtures/leveldb-crash-writer.ts', import.meta.url).pathname;
 
-const dirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'stormo-leveldb-storage-'));
-  dirs.push(d);
-  return d;
-}
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+const tempDir = scratchDirs('stormo-leveldb-storage-');
 
 function ent(i: number, t: number, data = `e${i}t${t}`): Entry {
   return { term: term(t), index: index(i), kind: i % 5 === 0 ? 'conf' : 'normal', data: new TextEncoder().encode(data) };
