@@ -48,9 +48,14 @@ async function tryMount(dir: string): Promise<string | undefined> {
   }
 }
 
+/** Fatal store errors the node reported (stormo up exits on them; the test records them). */
+const fatalErrors: Error[] = [];
+
 async function startNode(dataDir: string): Promise<RunningNode> {
   // No reserve: this test fills the disk to the last block to see every layer meet ENOSPC.
-  return up(parseConfig({ dataDir, hostname: 'mx.full.example', logLevel: 'error', diskReserveBytes: 0, listen: { admin: 0, smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0 } }));
+  return up(parseConfig({ dataDir, hostname: 'mx.full.example', logLevel: 'error', diskReserveBytes: 0, listen: { admin: 0, smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0 } }), {
+    onFatal: (e) => fatalErrors.push(e),
+  });
 }
 
 /** The driver logs to stderr (Store.open gives it no logger): keep what it says, pass it through. */
@@ -181,12 +186,9 @@ test('a full disk: 452 4.3.1, nothing acked lost, POP3 and admin keep serving, c
 
     // Space comes back (the operator deletes something else).
     await unlink(ballast);
-    await t.test('writes resume once space is free, without a restart', { todo: 'in process the store stays stopped after a LevelDB write error; stormo up exits (70) for its supervisor to restart it, and the diskReserveBytes reserve keeps mail from filling the disk first' }, async () => {
-      const r = await smtp!.send('s@remote.example', [user], message(-4, 100));
-      if (r.reply.code === 250) acked.set(sha(message(-4, 100)), message(-4, 100));
-      assert.equal(formatReply(r.reply).slice(0, 3), '250', formatReply(r.reply));
-      assert.equal((await admin('POST', '/v1/users', { address: `resumed@${domain}`, password })).status, 201);
-    });
+    // A store that failed on its disk says so: stormo up then exits (70) and its supervisor restarts it,
+    // which the restart below stands for. Writes do not resume in the failed process.
+    if (storeFailure !== undefined) assert.ok(fatalErrors.length > 0, 'the node reported the store failure as fatal');
 
     await smtp.quit();
     smtp = undefined;
