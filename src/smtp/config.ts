@@ -79,6 +79,7 @@ const limitFloors: Readonly<Record<keyof SmtpLimits, number>> = {
   connectionsPerIpMax: 1,
   connectionsMax: 1,
   unrecognizedCommandsMax: 0,
+  greetingDelayMs: 0,
   unauthenticatedCommandsMax: 4, // EHLO, STARTTLS, EHLO, AUTH
   authFailureDelayMs: 0,
   authFailuresPerIpMax: 1,

@@ -20,6 +20,8 @@ export interface CommandGate {
   /** Commands (QUIT aside) a client may send before AUTH succeeds, when requireAuth. */
   readonly unauthenticatedCommandsMax: number;
   readonly unrecognizedCommandsMax: number;
+  /** Pause before the greeting (limits.ts greetingDelayMs). */
+  readonly greetingDelayMs: number;
 }
 
 const allowedBeforeTls: ReadonlySet<string> = new Set(['EHLO', 'HELO', 'NOOP', 'RSET', 'STARTTLS', 'QUIT', 'HELP']);
@@ -32,6 +34,19 @@ class StormoConnection extends SMTPConnection {
   constructor(server: SMTPServer, socket: net.Socket | tls.TLSSocket, options: SMTPConnectionOptions | null | undefined, gate: CommandGate) {
     super(server, socket, options);
     this.#gate = gate;
+  }
+
+  /** Mirrors SMTPConnection.init (smtp-server 3.21.6) without its fixed 100 ms pause before the greeting. */
+  override init(): void {
+    this._setListeners(() => {
+      const max = this._server.options.maxClients;
+      if (max && this._server.connections.size > max) {
+        this.send(421, `${this.name} Too many connected clients, try again in a moment`, false);
+        return;
+      }
+      if (this.#gate.greetingDelayMs > 0) setTimeout(() => this.connectionReady(), this.#gate.greetingDelayMs).unref();
+      else this.connectionReady();
+    });
   }
 
   /**

@@ -47,6 +47,13 @@ export interface SmtpLimits {
    */
   unrecognizedCommandsMax: number;
   /**
+   * Pause before the 220 greeting. smtp-server waits a fixed 100 ms (to spot clients that
+   * talk before the greeting), which caps one-message-per-connection senders at 10 messages
+   * a second per connection. Default 0: greet at once, as Postfix's smtpd does; a pause to
+   * catch early talkers belongs to the washer's MX policy (postscreen's greet test).
+   */
+  greetingDelayMs: number;
+  /**
    * Commands a submission client may send before it authenticates (EHLO, STARTTLS, each
    * line of an AUTH exchange) before `421`. Default 10. Does not apply to the MX.
    */
@@ -94,6 +101,7 @@ export const defaultSmtpLimits: Readonly<SmtpLimits> = Object.freeze({
   connectionsPerIpMax: 50,
   connectionsMax: 1000,
   unrecognizedCommandsMax: 10,
+  greetingDelayMs: 0,
   unauthenticatedCommandsMax: 10,
   authFailureDelayMs: 2000,
   authFailuresPerIpMax: 10,

@@ -71,6 +71,7 @@ export class SmtpFrontEnd {
           requireAuth: l.kind !== 'mx',
           unauthenticatedCommandsMax: this.config.limits.unauthenticatedCommandsMax,
           unrecognizedCommandsMax: this.config.limits.unrecognizedCommandsMax,
+          greetingDelayMs: this.config.limits.greetingDelayMs,
         });
         server.on('error', (err) => rt.logger.warn({ subsystem: 'smtp', listener: l.kind, event: 'socket.error', err }, 'socket error'));
         this.servers.push({ kind: l.kind, server });

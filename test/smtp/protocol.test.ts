@@ -225,3 +225,16 @@ describe('PROXY protocol v1 (HAProxy send-proxy)', () => {
     }
   });
 });
+
+test('the greeting comes at once, not after smtp-server\'s fixed 100 ms pause (greetingDelayMs 0)', async () => {
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const { client, greeting } = await RawClient.open(f.ports.mx);
+    times.push(performance.now() - t0);
+    assert.match(greeting, /^220 /);
+    client.close();
+  }
+  times.sort((a, b) => a - b);
+  assert.ok(times[2]! < 50, `median connect-to-220 ${times[2]!.toFixed(1)} ms`);
+});
