@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkLinearizable } from './sim/linearizability.ts';
 import type { KvInput, KvOutput, Operation } from './sim/linearizability.ts';
+import { seededRandom } from '../src/raft/random.ts';
 
 // ---------- small builders ----------
 
@@ -238,16 +239,8 @@ test('malformed histories are rejected', () => {
 
 // ---------- generated histories ----------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the generator the simulator uses. */
+const mulberry32 = (seed: number): (() => number) => seededRandom(seed).float;
 
 interface GenOpts {
   ops: number;

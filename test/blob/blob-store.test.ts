@@ -2,7 +2,7 @@
 // Each test uses its own directory under os.tmpdir() (or a tmpfs it mounts) and removes it; nothing here needs a network.
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -20,9 +20,9 @@ import {
 } from '../../src/blob/index.ts';
 import { seededRandom } from '../../src/raft/random.ts';
 import { scratchDirs } from '../helpers/temp-dirs.ts';
+import { runUntilKilled } from '../helpers/crash-child.ts';
 
 const MiB = 1024 * 1024;
-const nodeBin = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
 const crashWriter = new URL('./fixtures/blob-crash-writer.ts', import.meta.url).pathname;
 
 const tempDir = scratchDirs('stormo-blob-store-');
@@ -357,37 +357,17 @@ interface CrashRun {
 }
 
 /** Start the writer, SIGKILL it `delayMs` after it reported open, collect complete acknowledgement lines. */
-function crashRun(dir: string, seed: number, delayMs: number): Promise<CrashRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(nodeBin, [crashWriter, dir, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const run: CrashRun = { acks: new Map(), lines: 0 };
-    let pending = '';
-    let stderr = '';
-    let killed = false;
-    const safety = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.stdout.on('data', (b: Buffer) => {
-      pending += b.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? ''; // a torn last line is not an acknowledgement
-      for (const line of lines) {
-        run.lines++;
-        const [kind, id, size] = line.split(' ');
-        if (kind === 'open' && !killed) {
-          killed = true;
-          setTimeout(() => child.kill('SIGKILL'), delayMs);
-        } else if (kind === 'ack' && id !== undefined) {
-          run.acks.set(id, Number(size));
-        }
-      }
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearTimeout(safety);
-      if (signal === 'SIGKILL' && killed) resolve(run);
-      else reject(new Error(`writer exited with code ${code} signal ${signal}: ${stderr}`));
-    });
+async function crashRun(dir: string, seed: number, delayMs: number): Promise<CrashRun> {
+  const run: CrashRun = { acks: new Map(), lines: 0 };
+  run.lines = await runUntilKilled(crashWriter, [dir, String(seed)], {
+    delayMs,
+    safetyMs: 20_000,
+    onLine: (line) => {
+      const [kind, id, size] = line.split(' ');
+      if (kind === 'ack' && id !== undefined) run.acks.set(id, Number(size));
+    },
   });
+  return run;
 }
 
 test('crash safety: every acknowledged put survives SIGKILL and verifies; open empties tmp/', async () => {

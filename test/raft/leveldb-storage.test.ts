@@ -2,7 +2,6 @@
 // Each test uses its own directory under os.tmpdir() and removes it; nothing here needs a network.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { ClassicLevel } from 'classic-level';
@@ -24,10 +23,10 @@ import { MemoryDurableStorage } from '../../src/raft/memory-durable-storage.ts';
 import type { DurableStorage } from '../../src/raft/storage.ts';
 import { crashEntryData } from './fixtures/leveldb-crash-writer.ts';
 import { scratchDirs } from '../helpers/temp-dirs.ts';
+import { runUntilKilled } from '../helpers/crash-child.ts';
 
 const conf3: ConfState = { voters: [nodeId('n1'), nodeId('n2'), nodeId('n3')], learners: [] };
 const packr = new Packr({ useRecords: false });
-const nodeBin = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
 const crashWriter = new URL('./fixtures/leveldb-crash-writer.ts', import.meta.url).pathname;
 
 const tempDir = scratchDirs('stormo-leveldb-storage-');
@@ -366,39 +365,18 @@ interface CrashRun {
 }
 
 /** Start the writer, SIGKILL it `delayMs` after it reported open, collect complete acknowledgement lines. */
-function crashRun(dir: string, t: number, seed: number, delayMs: number): Promise<CrashRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(nodeBin, [crashWriter, dir, String(t), String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const run: CrashRun = { acks: new Map(), snapshotMax: 0, lines: 0 };
-    let pending = '';
-    let stderr = '';
-    let killed = false;
-    const safety = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.stdout.on('data', (b: Buffer) => {
-      pending += b.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? ''; // a torn last line is not an acknowledgement
-      for (const line of lines) {
-        run.lines++;
-        const [kind, a, b2, c] = line.split(' ');
-        if (kind === 'open' && !killed) {
-          killed = true;
-          setTimeout(() => child.kill('SIGKILL'), delayMs);
-        } else if (kind === 'ack') {
-          for (let i = Number(a); i <= Number(b2); i++) run.acks.set(i, Number(c));
-        } else if (kind === 'snap') {
-          run.snapshotMax = Math.max(run.snapshotMax, Number(a));
-        }
-      }
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearTimeout(safety);
-      if (signal === 'SIGKILL' && killed) resolve(run);
-      else reject(new Error(`writer exited with code ${code} signal ${signal}: ${stderr}`));
-    });
+async function crashRun(dir: string, t: number, seed: number, delayMs: number): Promise<CrashRun> {
+  const run: CrashRun = { acks: new Map(), snapshotMax: 0, lines: 0 };
+  run.lines = await runUntilKilled(crashWriter, [dir, String(t), String(seed)], {
+    delayMs,
+    safetyMs: 30_000,
+    onLine: (line) => {
+      const [kind, a, b, c] = line.split(' ');
+      if (kind === 'ack') for (let i = Number(a); i <= Number(b); i++) run.acks.set(i, Number(c));
+      else if (kind === 'snap') run.snapshotMax = Math.max(run.snapshotMax, Number(a));
+    },
   });
+  return run;
 }
 
 function checkSurvivors(s: LevelDBStorage, acks: ReadonlyMap<number, number>, snapshotMax: number): void {
