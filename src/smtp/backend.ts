@@ -88,6 +88,8 @@ export interface DeliveryRequest {
   /** The authenticated sender on submission, null on the MX. */
   readonly principal: Principal | null;
   readonly disposition: Disposition;
+  /** The washer's decision, kept with the message for tracking; absent without a washer. */
+  readonly filter?: Readonly<Record<string, unknown>>;
   /**
    * true: throw QUOTA_EXCEEDED, storing nothing, if the message does not fit in some
    * account's quota. false: store for every account even past quota (the front end uses

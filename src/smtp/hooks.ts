@@ -47,8 +47,11 @@ export interface DataFacts extends MailFromFacts {
 
 /** After DATA: accept into INBOX or Junk, or refuse with a 5xx during the dialogue (never a silent drop). */
 export type DataVerdict =
-  | { readonly action: 'accept'; readonly disposition: Disposition }
-  | { readonly action: 'reject'; readonly reply: SmtpReply };
+  | { readonly action: 'accept'; readonly disposition: Disposition; readonly record?: FilterRecord }
+  | { readonly action: 'reject'; readonly reply: SmtpReply; readonly record?: FilterRecord };
+
+/** The washer's decision (scores, rules, outcome), kept with the message and logged. Plain data. */
+export type FilterRecord = Readonly<Record<string, unknown>>;
 
 /**
  * Each hook runs after the front end's own checks for that stage passed. A hook that

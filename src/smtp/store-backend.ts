@@ -29,6 +29,11 @@ export interface StoreSmtpBackendOptions {
    * mail keeps arriving (Postfix's queue_minfree). 0 turns the check off.
    */
   diskReserveBytes: number;
+  /**
+   * Computes the message's MIME summary once at delivery (ENVELOPE, BODYSTRUCTURE for IMAP), kept
+   * with the message so that readers never parse the body again. Absent: no summary is kept.
+   */
+  summarize?: (body: AsyncIterable<Uint8Array>, sizeBytes: number) => Promise<Uint8Array>;
 }
 
 /** Free bytes for an unprivileged writer on the file system holding `dir`. */
@@ -95,10 +100,12 @@ export function storeSmtpBackend(store: Store, blobs: BlobStore, o: StoreSmtpBac
         const accounts = [...new Set(req.recipients.flatMap((r) => r.accountIds))];
         const folder = req.disposition === 'junk' ? 'Junk' : 'INBOX';
         if (req.enforceQuota) await checkQuotas(store, accounts, req.sizeBytes);
+        const summary = o.summarize ? await o.summarize(req.body, req.sizeBytes) : undefined;
+        const extras = summary !== undefined || req.filter !== undefined ? { ...(summary ? { summary } : {}), ...(req.filter ? { filter: req.filter } : {}) } : undefined;
         await Promise.all(
           accounts.map((a) =>
             store.execute(
-              { type: 'append', accountId: a as string as StoreAccountId, folder, blobId, size: req.sizeBytes, internalDate: req.receivedAtMs, flags: [], ignoreQuota: !req.enforceQuota },
+              { type: 'append', accountId: a as string as StoreAccountId, folder, blobId, size: req.sizeBytes, internalDate: req.receivedAtMs, flags: [], ignoreQuota: !req.enforceQuota, ...(extras ? { extras } : {}) },
               { requestId: requestId(req.id, a), at: req.receivedAtMs },
             ),
           ),

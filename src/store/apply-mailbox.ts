@@ -6,11 +6,13 @@ import type { Command } from './commands.ts';
 import { type ApplyResult, fail, ok } from './errors.ts';
 import { keys } from './keys.ts';
 import { storeLimits } from './limits.ts';
+import { packr } from './tx.ts';
 import type {
   AccountId,
   AccountRecord,
   FolderId,
   FolderRecord,
+  MessageExtras,
   MessageRecord,
   ModSeq,
   SpecialUse,
@@ -148,12 +150,16 @@ export async function append(cx: ApplyContext, c: Cmd<'append'>): Promise<ApplyR
   const flags = cleanFlags(c.flags);
   if (!flags) return fail('INVALID', 'too many or malformed flags');
   if (!Number.isSafeInteger(c.size) || c.size < 0) return fail('INVALID', 'size must be a byte count');
+  if (c.extras !== undefined && packr.pack(c.extras).length > storeLimits.messageExtrasBytesMax) {
+    return fail('INVALID', `message extras exceed ${storeLimits.messageExtrasBytesMax} bytes`);
+  }
   if (!c.ignoreQuota && a.quotaBytes > 0 && a.usedBytes + c.size > a.quotaBytes) {
     return fail('QUOTA_EXCEEDED', `${a.address} is over quota (${a.usedBytes} + ${c.size} > ${a.quotaBytes} bytes)`);
   }
   const modSeq = (f.highestModSeq + 1n) as ModSeq;
   const msg: MessageRecord = { uid: f.uidNext, blobId: c.blobId, size: c.size, internalDate: c.internalDate, flags, modSeq };
   cx.tx.put(keys.message(a.id, f.id, f.uidNext), msg);
+  if (c.extras !== undefined) cx.tx.put(keys.messageExtras(a.id, f.id, f.uidNext), c.extras);
   cx.tx.put(keys.folder(a.id, f.id), { ...f, uidNext: (f.uidNext + 1) as Uid, highestModSeq: modSeq, exists: f.exists + 1, bytes: f.bytes + c.size });
   cx.tx.put(keys.account(a.id), { ...a, usedBytes: a.usedBytes + c.size, messages: a.messages + 1 });
   await cx.blobRef(c.blobId, +1);
@@ -223,6 +229,7 @@ export async function deleteMessages(cx: ApplyContext, a: AccountId, folderId: F
   const gone: Uid[] = [];
   for (const m of candidates) {
     cx.tx.del(keys.message(a, f.id, m.uid));
+    cx.tx.del(keys.messageExtras(a, f.id, m.uid));
     bytes += m.size;
     gone.push(m.uid);
     await cx.blobRef(m.blobId, -1);
@@ -279,6 +286,8 @@ export async function copy(cx: ApplyContext, c: Cmd<'copy'>): Promise<ApplyResul
   const destUids: Uid[] = [];
   for (const m of msgs) {
     cx.tx.put(keys.message(a.id, dst.id, uid), { ...m, uid, modSeq });
+    const extras = await cx.tx.get<MessageExtras>(keys.messageExtras(a.id, src.id, m.uid));
+    if (extras !== undefined) cx.tx.put(keys.messageExtras(a.id, dst.id, uid), extras);
     await cx.blobRef(m.blobId, +1);
     destUids.push(uid);
     uid = (uid + 1) as Uid;

@@ -1,7 +1,7 @@
 // The store's commands: serializable values proposed through Raft and applied deterministically.
 // Time travels inside the command (`at`, ms since the epoch); nothing in apply reads a clock.
 
-import type { AccountId, BlobId, FolderId, SpecialUse, Uid } from './types.ts';
+import type { AccountId, BlobId, FolderId, MessageExtras, SpecialUse, Uid } from './types.ts';
 import { packr } from './tx.ts';
 
 export type FlagOp = 'add' | 'remove' | 'replace';
@@ -35,6 +35,8 @@ export type Command =
        * front end already told the sender it accepted the message for this account.
        */
       ignoreQuota?: boolean;
+      /** Kept beside the message (at most storeLimits.messageExtrasBytesMax encoded). */
+      extras?: MessageExtras;
     }
   | {
       type: 'setFlags';

@@ -23,6 +23,9 @@ export const keys = {
   folderName: (a: AccountId, name: string) => `n${sep}${a}${sep}${name}`,
   message: (a: AccountId, f: FolderId, uid: Uid) => `m${sep}${a}${sep}${hex(f, 8)}${sep}${hex(uid, 8)}`,
   messagePrefix: (a: AccountId, f: FolderId) => `m${sep}${a}${sep}${hex(f, 8)}${sep}`,
+  /** A message's extras (MessageExtras), beside its record so that flag listings stay small. */
+  messageExtras: (a: AccountId, f: FolderId, uid: Uid) => `x${sep}${a}${sep}${hex(f, 8)}${sep}${hex(uid, 8)}`,
+  messageExtrasPrefix: (a: AccountId, f: FolderId) => `x${sep}${a}${sep}${hex(f, 8)}${sep}`,
   /** Blob reference count: how many messages point at a body. */
   blobRefs: (blobId: string) => `B${sep}${blobId}`,
   /** Request-id dedup table, and its eviction queue in log order. */

@@ -17,6 +17,8 @@ export const storeLimits = {
   flagBytesMax: 128,
   /** Request ids remembered for exactly-once apply, evicted in log order. */
   requestsRememberedMax: 100_000,
+  /** Encoded bytes of one message's extras (MIME summary + washer record). */
+  messageExtrasBytesMax: 256 * 1024,
   /** Bytes of an address (RFC 5321 §4.5.3.1: 64 local + 255 domain + @). */
   addressBytesMax: 320,
 } as const;

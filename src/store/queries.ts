@@ -10,6 +10,7 @@ import type {
   DomainRecord,
   FolderId,
   FolderRecord,
+  MessageExtras,
   MessageRecord,
   Uid,
 } from './types.ts';
@@ -89,6 +90,21 @@ export class StoreQueries {
 
   message(accountId: AccountId, folderId: FolderId, uid: Uid): Promise<MessageRecord | undefined> {
     return get(this.db, keys.message(accountId, folderId, uid));
+  }
+
+  /** A message's extras (MIME summary, washer record), if it has any. */
+  messageExtras(accountId: AccountId, folderId: FolderId, uid: Uid): Promise<MessageExtras | undefined> {
+    return get(this.db, keys.messageExtras(accountId, folderId, uid));
+  }
+
+  /** Extras of a folder's messages in UID order from `fromUid`; messages without extras are absent. */
+  async messagesExtras(accountId: AccountId, folderId: FolderId, limit: number, fromUid: Uid = 1 as Uid): Promise<Map<Uid, MessageExtras>> {
+    const prefix = keys.messageExtrasPrefix(accountId, folderId);
+    const out = new Map<Uid, MessageExtras>();
+    for await (const [k, v] of this.db.iterator({ gte: keys.messageExtras(accountId, folderId, fromUid), lt: prefixEnd(prefix), limit })) {
+      out.set(Number.parseInt(k.slice(prefix.length), 16) as Uid, packr.unpack(v) as MessageExtras);
+    }
+    return out;
   }
 
   /** How many messages reference a body; 0 means the blob may be collected. */

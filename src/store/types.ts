@@ -76,6 +76,16 @@ export interface MessageRecord {
   readonly modSeq: ModSeq;
 }
 
+/**
+ * What is kept beside a message and read only when asked for: the MIME summary computed once at
+ * delivery (ENVELOPE, BODYSTRUCTURE, part offsets; opaque bytes to the store) and the washer's
+ * decision (scores, rules, outcome) for tracking. Copied with the message, deleted with it.
+ */
+export interface MessageExtras {
+  readonly summary?: Uint8Array;
+  readonly filter?: Readonly<Record<string, unknown>>;
+}
+
 /** An address resolves to an account or to an alias (catch-all: `@domain`). */
 export type AddressEntry =
   | { readonly kind: 'account'; readonly accountId: AccountId }

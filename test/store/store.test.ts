@@ -118,6 +118,32 @@ test('flags with UNCHANGEDSINCE, expunge only \\Deleted, copy and move with COPY
   });
 });
 
+test('message extras (MIME summary, washer record) are kept, copied, moved and expunged with the message', async () => {
+  await withStore(async (s) => {
+    const id = await setup(s);
+    const summary = Uint8Array.from([1, 2, 3, 250]);
+    const r = await s.execute<AppendResult>({
+      type: 'append', accountId: id, folder: 'INBOX', blobId: 'b1', size: 10, internalDate: 1, flags: [],
+      extras: { summary, filter: { score: 3.5, outcome: 'inbox' } },
+    });
+    await append(s, id, 'b2');
+    const got = await s.queries.messageExtras(id, r.folderId, r.uid);
+    assert.deepEqual(got?.summary ? [...got.summary] : null, [...summary]);
+    assert.deepEqual(got?.filter, { score: 3.5, outcome: 'inbox' });
+    assert.deepEqual([...(await s.queries.messagesExtras(id, r.folderId, 10)).keys()], [r.uid], 'a message without extras is absent');
+    const archive = (await s.queries.folderByName(id, 'Archive'))!;
+    const moved = await s.execute<CopyResult>({ type: 'copy', accountId: id, from: r.folderId, to: archive.id, uids: [r.uid], move: true });
+    assert.equal(await s.queries.messageExtras(id, r.folderId, r.uid), undefined, 'gone from the source after MOVE');
+    assert.deepEqual((await s.queries.messageExtras(id, archive.id, moved.destUids[0]!))?.filter, { score: 3.5, outcome: 'inbox' });
+    await s.execute({ type: 'remove', accountId: id, folderId: archive.id, uids: [moved.destUids[0]!] });
+    assert.equal(await s.queries.messageExtras(id, archive.id, moved.destUids[0]!), undefined);
+    await rejects(
+      s.execute({ type: 'append', accountId: id, folder: 'INBOX', blobId: 'b3', size: 1, internalDate: 1, flags: [], extras: { summary: new Uint8Array(300 * 1024) } }),
+      'INVALID',
+    );
+  });
+});
+
 test('quota: a message that would exceed it is refused, nothing changes', async () => {
   await withStore(async (s) => {
     const id = await setup(s, 250);

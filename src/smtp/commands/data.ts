@@ -2,7 +2,8 @@
 // Answers 250 only after the backend says the message is durable; never replies before the final dot is read.
 
 import type { SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
-import type { AcceptedRecipient, DeliveryRequest, DeliveryResult, Disposition } from '../backend.ts';
+import type { AcceptedRecipient, DeliveryRequest, DeliveryResult } from '../backend.ts';
+import type { DataVerdict } from '../hooks.ts';
 import { isSmtpBackendError } from '../errors.ts';
 import { DataNormalizer } from '../message-data.ts';
 import { traceHeaders } from '../received.ts';
@@ -101,8 +102,10 @@ async function finish(rt: ListenerRuntime, session: SMTPServerSession, tx: Trans
   const message = replayable(chunks);
   const sizeBytes = chunks.reduce((n, c) => n + c.length, 0);
   try {
-    const disposition = await policy(rt, session, tx, { recipients, id, message, sizeBytes });
-    if (typeof disposition !== 'string') return logOutcome(rt, { ...fields, by: 'policy' }, disposition);
+    const verdict = await policy(rt, session, tx, { recipients, id, message, sizeBytes });
+    if (verdict.record !== undefined) fields['filter'] = verdict.record;
+    if (verdict.action === 'reject') return logOutcome(rt, { ...fields, by: 'policy' }, verdict.reply);
+    const disposition = verdict.disposition;
     const request: DeliveryRequest = {
       id,
       mailFrom: tx.mailFrom,
@@ -112,6 +115,7 @@ async function finish(rt: ListenerRuntime, session: SMTPServerSession, tx: Trans
       receivedAtMs,
       principal: principalOf(session),
       disposition,
+      ...(verdict.record !== undefined ? { filter: verdict.record } : {}),
       enforceQuota: true,
     };
     const delivered = await deliverWithinQuota(rt, session, tx, request, fields);
@@ -168,12 +172,11 @@ async function policy(
   session: SMTPServerSession,
   tx: TransactionState,
   m: { recipients: readonly AcceptedRecipient[]; id: string; message: AsyncIterable<Uint8Array>; sizeBytes: number },
-): Promise<Disposition | SmtpReply> {
+): Promise<DataVerdict> {
   const hook = rt.hooks.onData;
-  if (hook === undefined) return 'inbox';
+  if (hook === undefined) return { action: 'accept', disposition: 'inbox' };
   const facts = { ...mailFromFacts(rt, session, tx), ...m };
-  const verdict = await withDeadline(rt, rt.config.limits.backendCallTimeoutMs, (signal) => hook(facts, callContext(rt, session, tx.tnx, signal)));
-  return verdict.action === 'accept' ? verdict.disposition : verdict.reply;
+  return withDeadline(rt, rt.config.limits.backendCallTimeoutMs, (signal) => hook(facts, callContext(rt, session, tx.tnx, signal)));
 }
 
 /**
