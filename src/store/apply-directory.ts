@@ -4,6 +4,7 @@
 import { fail, ok, type ApplyResult } from './errors.ts';
 import { keys } from './keys.ts';
 import { storeLimits } from './limits.ts';
+import { packr } from './tx.ts';
 import type { Command } from './commands.ts';
 import type { ApplyContext } from './apply.ts';
 import { createFolderIn, deleteMessages } from './apply-mailbox.ts';
@@ -52,7 +53,38 @@ export async function deleteDomain(cx: ApplyContext, c: Cmd<'deleteDomain'>): Pr
   const users = await cx.tx.scan(keys.domainAddressPrefix(name), 1);
   if (users.length > 0) return fail('NOT_EMPTY', `domain ${name} still has addresses; remove them first`);
   cx.tx.del(keys.domain(name));
+  for (const [k] of await cx.tx.scan(keys.domainSettingPrefix(name), storeLimits.settingsPerOwnerMax)) cx.tx.del(k);
   return ok(null);
+}
+
+const settingKeyPattern = /^[a-z][a-z0-9.-]{0,63}$/;
+
+/** Puts or (value null) removes one setting under `key`, within the size and count limits. */
+async function putSetting(cx: ApplyContext, prefix: string, key: string, value: unknown): Promise<ApplyResult<null>> {
+  if (!settingKeyPattern.test(key)) return fail('INVALID', `setting key ${key} must be 1-64 of a-z, 0-9, '.', '-'`);
+  const k = prefix + key;
+  if (value === null || value === undefined) {
+    cx.tx.del(k);
+    return ok(null);
+  }
+  if (packr.pack(value).length > storeLimits.settingBytesMax) return fail('INVALID', `setting ${key} exceeds ${storeLimits.settingBytesMax} bytes`);
+  if ((await cx.tx.get(k)) === undefined && (await cx.tx.scan(prefix, storeLimits.settingsPerOwnerMax)).length >= storeLimits.settingsPerOwnerMax) {
+    return fail('INVALID', `at most ${storeLimits.settingsPerOwnerMax} settings`);
+  }
+  cx.tx.put(k, value);
+  return ok(null);
+}
+
+export async function setDomainSetting(cx: ApplyContext, c: Cmd<'setDomainSetting'>): Promise<ApplyResult<null>> {
+  const name = c.name.toLowerCase();
+  if (!(await cx.tx.get(keys.domain(name)))) return fail('NOT_FOUND', `no domain ${name}`);
+  return putSetting(cx, keys.domainSettingPrefix(name), c.key, c.value);
+}
+
+export async function setAccountSetting(cx: ApplyContext, c: Cmd<'setAccountSetting'>): Promise<ApplyResult<null>> {
+  const a = await accountByAddress(cx, c.address);
+  if (!a) return fail('NOT_FOUND', `no account ${c.address}`);
+  return putSetting(cx, keys.accountSettingPrefix(a.id), c.key, c.value);
 }
 
 export async function createAccount(cx: ApplyContext, c: Cmd<'createAccount'>): Promise<ApplyResult<{ accountId: AccountId }>> {
@@ -114,6 +146,7 @@ export async function deleteAccount(cx: ApplyContext, c: Cmd<'deleteAccount'>): 
     cx.tx.del(keys.folderName(a.id, f.name));
   }
   cx.tx.del(keys.account(a.id));
+  for (const [k] of await cx.tx.scan(keys.accountSettingPrefix(a.id), storeLimits.settingsPerOwnerMax)) cx.tx.del(k);
   cx.tx.del(keys.address(a.address));
   cx.tx.del(keys.domainAddress(a.domain, a.address));
   return ok(null);

@@ -27,6 +27,8 @@ const handlers: { [T in CommandType]: Handler<T> } = {
   setPassword: dir.setPassword,
   setQuota: dir.setQuota,
   deleteAccount: dir.deleteAccount,
+  setDomainSetting: dir.setDomainSetting,
+  setAccountSetting: dir.setAccountSetting,
   addAlias: dir.addAlias,
   removeAlias: dir.removeAlias,
   createFolder: mbox.createFolder,

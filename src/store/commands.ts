@@ -14,6 +14,12 @@ export type Command =
   | { type: 'setPassword'; at: number; address: string; passwordHash: string }
   | { type: 'setQuota'; at: number; address: string; quotaBytes: number }
   | { type: 'deleteAccount'; at: number; address: string }
+  /**
+   * A named setting of a domain or an account (the washer's thresholds and allow/block lists, for
+   * example); the value is plain data owned by the subsystem that reads it, null removes it.
+   */
+  | { type: 'setDomainSetting'; at: number; name: string; key: string; value: unknown }
+  | { type: 'setAccountSetting'; at: number; address: string; key: string; value: unknown }
   | { type: 'addAlias'; at: number; address: string; targets: string[] }
   | { type: 'removeAlias'; at: number; address: string }
   | { type: 'createFolder'; at: number; accountId: AccountId; name: string; specialUse: SpecialUse | null }

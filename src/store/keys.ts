@@ -16,7 +16,11 @@ export const keys = {
   /** A domain's addresses (accounts and aliases), so a domain with users cannot be removed. */
   domainAddress: (domain: string, address: string) => `d${sep}${domain}${sep}${address}`,
   domainAddressPrefix: (domain: string) => `d${sep}${domain}${sep}`,
+  domainSetting: (domain: string, key: string) => `s${sep}${domain}${sep}${key}`,
+  domainSettingPrefix: (domain: string) => `s${sep}${domain}${sep}`,
   account: (id: AccountId) => `a${sep}${id}`,
+  accountSetting: (a: AccountId, key: string) => `c${sep}${a}${sep}${key}`,
+  accountSettingPrefix: (a: AccountId) => `c${sep}${a}${sep}`,
   accountPrefix: `a${sep}`,
   folder: (a: AccountId, f: FolderId) => `f${sep}${a}${sep}${hex(f, 8)}`,
   folderPrefix: (a: AccountId) => `f${sep}${a}${sep}`,

@@ -19,6 +19,10 @@ export const storeLimits = {
   requestsRememberedMax: 100_000,
   /** Encoded bytes of one message's extras (MIME summary + washer record). */
   messageExtrasBytesMax: 256 * 1024,
+  /** Encoded bytes of one domain or account setting's value. */
+  settingBytesMax: 64 * 1024,
+  /** Settings of one domain or account. */
+  settingsPerOwnerMax: 64,
   /** Bytes of an address (RFC 5321 §4.5.3.1: 64 local + 255 domain + @). */
   addressBytesMax: 320,
 } as const;

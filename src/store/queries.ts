@@ -92,6 +92,16 @@ export class StoreQueries {
     return get(this.db, keys.message(accountId, folderId, uid));
   }
 
+  /** A domain's setting under `key` (plain data owned by its reader), if set. */
+  domainSetting<T>(domain: string, key: string): Promise<T | undefined> {
+    return get(this.db, keys.domainSetting(domain.toLowerCase(), key));
+  }
+
+  /** An account's setting under `key`, if set. */
+  accountSetting<T>(accountId: AccountId, key: string): Promise<T | undefined> {
+    return get(this.db, keys.accountSetting(accountId, key));
+  }
+
   /** A message's extras (MIME summary, washer record), if it has any. */
   messageExtras(accountId: AccountId, folderId: FolderId, uid: Uid): Promise<MessageExtras | undefined> {
     return get(this.db, keys.messageExtras(accountId, folderId, uid));

@@ -144,6 +144,26 @@ test('message extras (MIME summary, washer record) are kept, copied, moved and e
   });
 });
 
+test('domain and account settings: set, replace, remove, bounded, gone with their owner', async () => {
+  await withStore(async (s) => {
+    const id = await setup(s);
+    await s.execute({ type: 'setDomainSetting', name: 'Example.com', key: 'filter', value: { junkScore: 5 } });
+    await s.execute({ type: 'setAccountSetting', address: 'alice@example.com', key: 'filter', value: { block: ['spam@x.org'] } });
+    assert.deepEqual(await s.queries.domainSetting('example.com', 'filter'), { junkScore: 5 });
+    assert.deepEqual(await s.queries.accountSetting(id, 'filter'), { block: ['spam@x.org'] });
+    await s.execute({ type: 'setAccountSetting', address: 'alice@example.com', key: 'filter', value: null });
+    assert.equal(await s.queries.accountSetting(id, 'filter'), undefined);
+    await rejects(s.execute({ type: 'setDomainSetting', name: 'example.com', key: 'Bad Key', value: 1 }), 'INVALID');
+    await rejects(s.execute({ type: 'setDomainSetting', name: 'example.com', key: 'big', value: 'x'.repeat(70_000) }), 'INVALID');
+    await rejects(s.execute({ type: 'setAccountSetting', address: 'nobody@example.com', key: 'filter', value: 1 }), 'NOT_FOUND');
+    await s.execute({ type: 'setAccountSetting', address: 'alice@example.com', key: 'filter', value: { a: 1 } });
+    await s.execute({ type: 'deleteAccount', address: 'alice@example.com' });
+    assert.equal(await s.queries.accountSetting(id, 'filter'), undefined, 'removed with the account');
+    await s.execute({ type: 'deleteDomain', name: 'example.com' });
+    assert.equal(await s.queries.domainSetting('example.com', 'filter'), undefined, 'removed with the domain');
+  });
+});
+
 test('quota: a message that would exceed it is refused, nothing changes', async () => {
   await withStore(async (s) => {
     const id = await setup(s, 250);
