@@ -6,10 +6,12 @@
 // the package's type declarations; the version is pinned in package.json because the
 // underscore ones are internal, and test/smtp exercises every path that depends on them.
 
-import type net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
+import { parseProxyHeader, proxyHeaderBytesMax } from '../pop3/proto/proxy-protocol.ts';
 import { carriesEnhancedCode, replies, replyText, type SmtpReply } from './replies.ts';
 
 export interface CommandGate {
@@ -125,5 +127,49 @@ export class GatedSmtpServer extends SMTPServer {
     connection.on('error', (err: Error) => this._onError(err));
     connection.on('connect', (data) => this._onClientConnect(data));
     connection.init();
+  }
+
+  /**
+   * smtp-server reads only PROXY v1. HAProxy's `send-proxy-v2` (DESIGN: PROXY v2 behind the
+   * balancer) needs v2 too, so a trusted peer's header is read here with our parser, either
+   * version; anything else closes the connection. Peers not trusted go the base class's way.
+   */
+  override _handleProxy(socket: net.Socket, callback: (err: Error | null, options?: SMTPConnectionOptions & { id: string }) => void): void {
+    if (!this._expectsProxyHeader(socket)) {
+      super._handleProxy(socket, callback);
+      return;
+    }
+    const id = BigInt(`0x${randomBytes(10).toString('hex')}`).toString(32).padStart(16, '0');
+    let buffer = Buffer.alloc(0);
+    const finish = (err: Error | null, options?: SMTPConnectionOptions & { id: string }): void => {
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.off('error', onClose);
+      socket.pause();
+      if (err) {
+        socket.on('error', () => {});
+        socket.destroy();
+      }
+      callback(err, options);
+    };
+    const onClose = (): void => finish(new Error('connection closed before the PROXY header'));
+    const onData = (chunk: Buffer): void => {
+      buffer = Buffer.concat([buffer, chunk]);
+      const parsed = parseProxyHeader(buffer);
+      if (parsed.status === 'incomplete' && buffer.length <= proxyHeaderBytesMax) return;
+      if (parsed.status !== 'complete') return finish(new Error(`invalid PROXY header: ${parsed.status === 'invalid' ? parsed.reason : 'too long'}`));
+      const options: SMTPConnectionOptions & { id: string } = { id };
+      if (parsed.header.kind === 'proxied' && net.isIP(parsed.header.source.address)) {
+        options.remoteAddress = parsed.header.source.address;
+        options.remotePort = parsed.header.source.port;
+      }
+      options.ignore = this.options.ignoredHosts?.includes(options.remoteAddress ?? socket.remoteAddress ?? '') ?? false;
+      const rest = buffer.subarray(parsed.headerBytes);
+      finish(null, options);
+      if (rest.length > 0) socket.unshift(rest);
+    };
+    socket.on('data', onData);
+    socket.once('close', onClose);
+    socket.once('error', onClose);
   }
 }

@@ -15,7 +15,7 @@ import { up } from '../../src/cli/up.ts';
 const run = promisify(execFile);
 const port = (hostPort: string | undefined): number => Number(hostPort!.split(':')[1]);
 
-test('PROXY v1 from a trusted balancer: the real client address reaches Received; POP3 requires the header', async () => {
+test('PROXY v1 and v2 from a trusted balancer: the real client address reaches Received; POP3 requires the header', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'stormo-proxy-'));
   const node = await up(
     parseConfig({ dataDir: dir, logLevel: 'warn', proxy: { trustedProxies: ['127.0.0.1'] }, listen: { admin: 0, smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0 } }),
@@ -34,6 +34,21 @@ test('PROXY v1 from a trusted balancer: the real client address reaches Received
     assert.match(sent.stdout, /250 2\.0\.0/);
     const pop = await run('curl', ['-s', '--haproxy-protocol', '--user', 'alice@example.com:pw', '--ssl-reqd', '-k', `pop3://127.0.0.1:${port(e.pop3)}/1`], { timeout: 20_000 });
     assert.match(pop.stdout, /Received: from .*203\.0\.113\.7/);
+
+    // PROXY v2 (HAProxy send-proxy-v2) on SMTP too, IPv6 source; a garbage header closes the connection.
+    const v2 = await run('swaks', ['--to', 'alice@example.com', '--from', 'bob@remote.example', '--server', `127.0.0.1:${port(e.smtp)}`, '--proxy-version', '2', '--proxy-family', 'AF_INET6', '--proxy-source', '2001:db8::9', '--proxy-source-port', '40001', '--proxy-dest', '2001:db8::1', '--proxy-dest-port', '25'], { timeout: 20_000 });
+    assert.match(v2.stdout, /250 2\.0\.0/);
+    const second = await run('curl', ['-s', '--haproxy-protocol', '--user', 'alice@example.com:pw', '--ssl-reqd', '-k', `pop3://127.0.0.1:${port(e.pop3)}/2`], { timeout: 20_000 });
+    assert.match(second.stdout, /Received: from .*2001:db8::9/);
+    const smtpGarbage = await new Promise<string>((resolve) => {
+      let got = '';
+      const s = connect(port(e.smtp), '127.0.0.1', () => s.write('HELO not-a-proxy-header\r\n'));
+      s.on('data', (d) => (got += d.toString()));
+      s.on('close', () => resolve(got));
+      s.on('error', () => resolve(got));
+      setTimeout(() => s.destroy(), 8_000);
+    });
+    assert.doesNotMatch(smtpGarbage, /^220/, 'no greeting without a valid header from a trusted proxy');
 
     // Without the header the POP3 listener closes the connection without a greeting.
     const greeting = await new Promise<string>((resolve) => {
