@@ -270,6 +270,35 @@ export class BlobStore {
     });
   }
 
+  /**
+   * Restart a stored blob's GC grace period (its mtime becomes now, fsynced), as a dedup put does;
+   * false if no blob is stored. Serialized with delete() on the blob's lock, so a collector that
+   * looked before the touch keeps the blob (delete's unlessWrittenAfterMs). A replica answering
+   * "I already have it" to a copy request touches first: the copy then counts as a fresh write.
+   */
+  async touch(id: string): Promise<boolean> {
+    const blobId = parseBlobId(id);
+    return this.idLock.run(blobId, async () => {
+      const path = this.pathOf(blobId);
+      const st = await this.statOrUndefined(path, blobId);
+      if (st === undefined || !st.isFile()) return false;
+      try {
+        const now = new Date(this.nowMs());
+        await this.fs.utimes(path, now, now);
+        const fh = await this.fs.open(path, 'r');
+        try {
+          await fh.sync(); // the new mtime must survive a power loss, or GC could take an in-flight copy
+        } finally {
+          await fh.close().catch(() => {});
+        }
+      } catch (e) {
+        if (errnoCode(e) === 'ENOENT') return false;
+        throw toBlobError(e, `touching blob ${blobId}`, blobId);
+      }
+      return true;
+    });
+  }
+
   /** Protect a blob from delete() until as many unpin() calls; pins are counted and live in memory only. */
   pin(id: string): void {
     const blobId = parseBlobId(id);
@@ -445,7 +474,8 @@ function notFound(id: BlobId): BlobError {
   return new BlobError('BLOB_NOT_FOUND', `blob ${id} is not stored here`, { blobId: id });
 }
 
-function checkRange(range: ByteRange): void {
+/** BLOB_RANGE_INVALID unless `range` is a half-open range of safe non-negative integers. */
+export function checkRange(range: ByteRange): void {
   const { start, end } = range;
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
     throw new BlobError('BLOB_RANGE_INVALID', `byte range [${start}, ${end}) is not a range`);

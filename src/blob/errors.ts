@@ -13,6 +13,10 @@ export type BlobErrorCode =
   | 'BLOB_BUSY' // too many puts running and queued: retry later (SMTP: 451 4.3.2 / 421 4.3.2)
   | 'STORAGE_FULL' // ENOSPC or EDQUOT: nothing was stored, the store keeps working (SMTP: 452 4.3.1)
   | 'BLOB_IO' // any other I/O failure; `cause` holds the system error
+  | 'BLOB_QUORUM' // a put could not fsync a write quorum (majority of N) of copies: retry later (SMTP: 451 4.3.0)
+  | 'BLOB_UNAVAILABLE' // no reachable node holds an intact copy right now (another may later: retry)
+  | 'BLOB_UPLOAD' // a peer's copy session is unknown, expired or out of order: the sender restarts the copy
+  | 'BLOB_PEER_INVALID' // a peer sent a request or answer that does not have the expected shape
   | 'BLOB_LIMITS_INVALID'; // a limit is out of range (BlobStore.open)
 
 export class BlobError extends Error {

@@ -2,7 +2,7 @@
 // Binds the protocol to storage; the POP3 parser and session code never import this.
 
 import { randomBytes } from 'node:crypto';
-import type { BlobStore } from '../blob/index.ts';
+import type { Blobs } from '../blob/index.ts';
 import { type Store, StoreError, type AccountId, type Uid } from '../store/index.ts';
 import { checkLogin } from '../store/login.ts';
 import { type AccountHandle, type AuthResult, type Maildrop, Pop3BackendError, type Pop3Backend } from './backend.ts';
@@ -10,7 +10,7 @@ import { type AccountHandle, type AuthResult, type Maildrop, Pop3BackendError, t
 /** Messages one POP3 session sees; a larger INBOX shows its oldest ones (POP3 has no paging). */
 export const pop3MaildropMessagesMax = 100_000;
 
-export function storePop3Backend(store: Store, blobs: BlobStore): Pop3Backend {
+export function storePop3Backend(store: Store, blobs: Blobs): Pop3Backend {
   return {
     async authenticate(user, password): Promise<AuthResult> {
       const account = await checkLogin(store.queries, user, password);

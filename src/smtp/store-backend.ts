@@ -3,7 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
-import { type BlobStore, BlobError } from '../blob/index.ts';
+import { type Blobs, BlobError } from '../blob/index.ts';
 import { type AccountId as StoreAccountId, type Store, StoreError, domainOf, normalizeAddress } from '../store/index.ts';
 import { checkLogin } from '../store/login.ts';
 import { type AccountId, type DeliveryRequest, type RecipientVerdict, type SmtpBackend, accountId } from './backend.ts';
@@ -42,7 +42,7 @@ async function freeBytes(dir: string): Promise<number> {
   return s.bavail * s.bsize;
 }
 
-export function storeSmtpBackend(store: Store, blobs: BlobStore, o: StoreSmtpBackendOptions): SmtpBackend {
+export function storeSmtpBackend(store: Store, blobs: Blobs, o: StoreSmtpBackendOptions): SmtpBackend {
   const q = store.queries;
 
   /** Local accounts an address reaches: itself, or an alias's local targets (one level). */

@@ -117,6 +117,17 @@ export class StoreQueries {
     return out;
   }
 
+  /**
+   * Ids of referenced bodies (reference count above zero) greater than `afterId` ('' = from the
+   * first), in id order, at most `limit`: the blob repair loop's resumable sweep.
+   */
+  async blobIds(afterId: string, limit: number): Promise<string[]> {
+    const prefix = keys.blobRefs('');
+    const out: string[] = [];
+    for await (const k of this.db.keys({ gt: keys.blobRefs(afterId), lt: prefixEnd(prefix), limit })) out.push(k.slice(prefix.length));
+    return out;
+  }
+
   /** How many messages reference a body; 0 means the blob may be collected. */
   async blobRefs(blobId: string): Promise<number> {
     return (await get<number>(this.db, keys.blobRefs(blobId))) ?? 0;
