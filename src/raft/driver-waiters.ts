@@ -156,3 +156,54 @@ export class ReadWaiters {
     }
   }
 }
+
+interface ConfWaiter<T> {
+  readonly index: LogIndex;
+  readonly term: number;
+  readonly deadlineMs: number;
+  readonly cb: Callbacks<T>;
+}
+
+/**
+ * Membership changes proposed on this node (the leader), by the log index and
+ * term their entry got. The entry applied at that index with that term is
+ * ours; any other entry there means a newer leader replaced it.
+ */
+export class ConfWaiters<T> {
+  private waiters: ConfWaiter<T>[] = [];
+
+  size(): number {
+    return this.waiters.length;
+  }
+
+  add(index: LogIndex, term: number, deadlineMs: number, cb: Callbacks<T>): void {
+    this.waiters.push({ index, term, deadlineMs, cb });
+  }
+
+  /** A conf entry was applied (and persisted) with `value` as the outcome. */
+  applied(index: LogIndex, term: number, value: T): void {
+    this.settleWhere((w) => w.index === index && w.term === term, (w) => w.cb.resolve(value));
+  }
+
+  /** Everything at or below `applied` that was not resolved lost its entry to another one. */
+  droppedUpTo(applied: LogIndex, err: () => Error): void {
+    this.settleWhere((w) => w.index <= applied, (w) => w.cb.reject(err()));
+  }
+
+  expire(nowMs: number, err: () => Error): void {
+    this.settleWhere((w) => w.deadlineMs <= nowMs, (w) => w.cb.reject(err()));
+  }
+
+  rejectAll(err: Error): void {
+    this.settleWhere(() => true, (w) => w.cb.reject(err));
+  }
+
+  private settleWhere(match: (w: ConfWaiter<T>) => boolean, settle: (w: ConfWaiter<T>) => void): void {
+    if (this.waiters.length === 0) return;
+    const keep: ConfWaiter<T>[] = [];
+    const done: ConfWaiter<T>[] = [];
+    for (const w of this.waiters) (match(w) ? done : keep).push(w);
+    this.waiters = keep;
+    for (const w of done) settle(w);
+  }
+}

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { assert } from './assert.ts';
 import type { RaftConfig } from './config.ts';
 import { RaftError } from './errors.ts';
-import { ProposalWaiters, ReadWaiters, type ReadBatch } from './driver-waiters.ts';
+import { ConfWaiters, ProposalWaiters, ReadWaiters, type ReadBatch } from './driver-waiters.ts';
 import { type Random, seededRandom } from './random.ts';
 import { decodeConfChange } from './raft.ts';
 import { RawNode, type Ready, type SoftState, type Status } from './raw-node.ts';
@@ -15,6 +15,7 @@ import type { DurableStorage } from './storage.ts';
 import type { Transport } from './transport.ts';
 import { TypedEvents } from './typed-events.ts';
 import {
+  type ConfChange,
   type ConfState,
   type Entry,
   type LogIndex,
@@ -65,8 +66,13 @@ export interface StateMachine {
    * log before this point is then compacted away.
    */
   snapshot(): Uint8Array | Promise<Uint8Array>;
-  /** Replace the whole state with an image; an empty image (a bootstrap snapshot) is the initial state. */
-  restore(data: Uint8Array): void;
+  /**
+   * Replace the whole state with an image; an empty image (a bootstrap snapshot) is the initial state.
+   * May return a Promise (an image fetched from a peer): the driver then applies nothing more and
+   * does not advance past the snapshot until it resolves. `signal` aborts it when the driver stops.
+   * A rejection (other than after an abort) stops the driver: the replica cannot continue.
+   */
+  restore(data: Uint8Array, signal?: AbortSignal): void | Promise<void>;
 }
 
 /** Time, injected: the driver never reads a clock or starts a timer of its own. */
@@ -175,6 +181,8 @@ export interface DriverStatus {
   readonly state: DriverState;
   readonly applied: LogIndex;
   readonly snapshotIndex: LogIndex;
+  /** The state machine is installing a snapshot (restore() has not resolved yet). */
+  readonly restoring: boolean;
   readonly proposalsPending: number;
   readonly readsPending: number;
   readonly inboxMessages: number;
@@ -242,6 +250,12 @@ export class RaftDriver {
   private reissueReads = false;
   private readonly proposals = new ProposalWaiters();
   private readonly reads = new ReadWaiters();
+  private confQueue: { cc: ConfChange; deadlineMs: number; resolve: (c: ConfState) => void; reject: (e: Error) => void }[] = [];
+  private readonly confWaiters = new ConfWaiters<ConfState>();
+  /** A restore() started by start(), awaited by the loop before its first cycle. */
+  private startRestore: Promise<void> | undefined;
+  private restoring = false;
+  private readonly restoreAbort = new AbortController();
 
   private applied: LogIndex;
   private snapshotIndex: LogIndex;
@@ -315,7 +329,8 @@ export class RaftDriver {
     // A state machine that persists itself passes `applied` past the snapshot and keeps its state.
     if (snap.meta.index > 0 && this.applied <= snap.meta.index) {
       assert(this.applied === snap.meta.index, () => `RawNode applied ${this.applied} below the stored snapshot ${snap.meta.index}: configure applied`);
-      this.sm.restore(snap.data);
+      const r = this.sm.restore(snap.data, this.restoreAbort.signal);
+      if (r !== undefined) this.startRestore = r;
     }
     this.state = 'running';
     this.transport.onMessage((m) => this.receive(m));
@@ -341,11 +356,15 @@ export class RaftDriver {
     const wasStarted = this.state !== 'new';
     this.state = 'stopping';
     if (this.tickHandle !== undefined) this.timers.clearInterval(this.tickHandle);
+    this.restoreAbort.abort();
     this.wake();
     await this.loopDone;
     const err = this.fatal ?? new RaftError('STOPPED', `raft node ${this.id} stopped`);
     this.proposals.rejectAll(err);
     this.reads.rejectAll(err);
+    this.confWaiters.rejectAll(err);
+    for (const c of this.confQueue) c.reject(err);
+    this.confQueue = [];
     this.proposalQueue = [];
     this.inbox = [];
     await this.closeQuietly('transport', () => this.transport.close());
@@ -425,6 +444,47 @@ export class RaftDriver {
     });
   }
 
+  /** Add `id` as a learner: it receives the log but does not vote (thesis §4.2.1). Leader only. */
+  addLearner(id: NodeId): Promise<ConfState> {
+    return this.proposeConfChange({ type: 'addLearner', node: id });
+  }
+
+  /** Promote a learner to voter; the core refuses (LEARNER_NOT_CAUGHT_UP) until it holds the log. Leader only. */
+  promote(id: NodeId): Promise<ConfState> {
+    return this.proposeConfChange({ type: 'addNode', node: id });
+  }
+
+  /** Remove a member; removing the leader itself hands leadership over (TimeoutNow). Leader only. */
+  removeMember(id: NodeId): Promise<ConfState> {
+    return this.proposeConfChange({ type: 'removeNode', node: id });
+  }
+
+  /**
+   * One membership change (thesis §4.1: one at a time). Resolves with the new
+   * membership once its entry is applied and persisted here. Fails with
+   * NOT_LEADER (leaderHint set when known; a follower would forward it and lose
+   * the core's refusal), CONF_CHANGE_PENDING, CONF_CHANGE_INVALID,
+   * LEARNER_NOT_CAUGHT_UP, PROPOSAL_DROPPED (a transfer is in progress, or a new
+   * leader replaced the entry), TIMEOUT (outcome unknown), STOPPED.
+   */
+  proposeConfChange(cc: ConfChange): Promise<ConfState> {
+    const refused = this.refusal();
+    if (refused !== undefined) return Promise.reject(refused);
+    const notLeader = this.notLeader();
+    if (notLeader !== undefined) return Promise.reject(notLeader);
+    return new Promise((resolve, reject) => {
+      this.confQueue.push({ cc, deadlineMs: this.timers.nowMs() + this.limits.proposalTimeoutMs, resolve, reject });
+      this.wake();
+    });
+  }
+
+  private notLeader(): RaftError | undefined {
+    const r = this.node.raft;
+    if (r.role === 'leader') return undefined;
+    const hint = r.lead === noNode ? {} : { leaderHint: r.lead };
+    return new RaftError('NOT_LEADER', `membership changes go to the leader; ${this.id} is ${r.role}`, hint);
+  }
+
   /** Ask the leader to hand over to `to` (thesis §3.10); watch leaderChanged for the outcome. */
   transferLeadership(to: NodeId): void {
     if (this.state !== 'running') return;
@@ -438,6 +498,7 @@ export class RaftDriver {
       state: this.state,
       applied: this.applied,
       snapshotIndex: this.snapshotIndex,
+      restoring: this.restoring,
       proposalsPending: this.proposals.size(),
       readsPending: this.reads.size(),
       inboxMessages: this.inbox.length,
@@ -471,6 +532,7 @@ export class RaftDriver {
     const timeout = (what: string) => () => new RaftError('TIMEOUT', `${what} not applied in time on ${this.id}`);
     this.proposals.expire(now, timeout('proposal'));
     this.reads.expire(now, timeout('read'));
+    this.confWaiters.expire(now, timeout('membership change'));
     this.wake();
   }
 
@@ -494,7 +556,30 @@ export class RaftDriver {
     if (this.transferTo !== undefined) this.node.transferLeadership(this.transferTo);
     this.transferTo = undefined;
     this.proposeQueued();
+    this.proposeConfQueued();
     this.requestReads();
+  }
+
+  /** Membership changes, each through the core's guards; the first refusal of each is its caller's answer. */
+  private proposeConfQueued(): void {
+    const queue = this.confQueue;
+    this.confQueue = [];
+    for (const p of queue) {
+      const notLeader = this.notLeader();
+      if (notLeader !== undefined) {
+        p.reject(notLeader);
+        continue;
+      }
+      try {
+        this.node.proposeConfChange(p.cc);
+      } catch (e) {
+        if (!(e instanceof RaftError)) throw e;
+        p.reject(e);
+        continue;
+      }
+      const r = this.node.raft;
+      this.confWaiters.add(r.log.lastIndex(), r.term, p.deadlineMs, p);
+    }
   }
 
   private stepInbound(m: Message): void {
@@ -547,6 +632,8 @@ export class RaftDriver {
   private async run(): Promise<void> {
     let streak = 0;
     try {
+      if (this.startRestore !== undefined && !(await this.awaitRestore(this.startRestore))) return;
+      this.startRestore = undefined;
       while (this.state === 'running') {
         if (await this.cycle()) {
           if (++streak < this.limits.cyclesPerYieldMax) continue;
@@ -575,9 +662,12 @@ export class RaftDriver {
     if (early) this.send(rd.messages);
     await this.persist(rd);
     if (this.state !== 'running') return false; // stopped while the disk worked: send and apply nothing
+    // A snapshot is acknowledged only once the state machine holds it: the leader must not count
+    // (nor promote) a member that is still fetching its image. Delaying a message is always safe.
+    if (rd.snapshot !== undefined && !(await this.installSnapshot(rd.snapshot))) return false;
     if (!early) this.send(rd.messages);
-    if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot);
     if (!(await this.applyEntries(rd.committedEntries))) return false;
+    this.confWaiters.droppedUpTo(this.applied, () => new RaftError('PROPOSAL_DROPPED', 'a new leader replaced the membership change'));
     this.node.advance(rd);
     for (const rs of rd.readStates) this.reads.confirmed(requestKey(rs.context), rs.index);
     this.reads.release(this.applied);
@@ -626,10 +716,42 @@ export class RaftDriver {
     for (const m of msgs) if (m.type === 'snap') this.snapsSent.push(m.to);
   }
 
-  private installSnapshot(s: Snapshot): void {
-    this.sm.restore(s.data);
+  /** Returns false when the driver stopped while the state machine restored. */
+  private async installSnapshot(s: Snapshot): Promise<boolean> {
+    const r = this.sm.restore(s.data, this.restoreAbort.signal);
+    if (r !== undefined && !(await this.awaitRestore(r))) return false;
     this.applied = s.meta.index;
     this.snapshotIndex = s.meta.index;
+    return true;
+  }
+
+  /**
+   * Wait for an asynchronous restore. The loop does nothing meanwhile (inputs
+   * queue, bounded), so nothing is applied or advanced past the snapshot. Ticks
+   * that piled up are dropped: time spent restoring is not election time.
+   */
+  private async awaitRestore(r: Promise<void>): Promise<boolean> {
+    this.restoring = true;
+    // stop() does not wait for a state machine that ignores the signal; its late outcome is dropped.
+    const signal = this.restoreAbort.signal;
+    r.catch(() => undefined);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => undefined);
+    try {
+      await Promise.race([r, aborted]);
+    } catch (e) {
+      if (this.state !== 'running') return false; // aborted by stop()
+      throw new RaftError('STOPPED', `raft node ${this.id}: restoring the state machine failed`, { cause: e });
+    } finally {
+      signal.removeEventListener('abort', onAbort!);
+      this.restoring = false;
+    }
+    this.ticksPending = 0;
+    return this.state === 'running';
   }
 
   /** Apply in log order. Returns false when the driver stopped meanwhile. */
@@ -672,6 +794,7 @@ export class RaftDriver {
     } catch (err) {
       throw new RaftError('STORAGE', `raft node ${this.id}: persisting the membership failed`, { cause: err });
     }
+    this.confWaiters.applied(e.index, e.term, conf);
     this.emit('confChanged', conf);
   }
 

@@ -16,9 +16,11 @@ import {
   type NodeId,
   type Snapshot,
   type Term,
+  index,
   isHardStateEqual,
   isLocalMessage,
   message,
+  term,
 } from './types.ts';
 
 export interface SoftState {
@@ -92,13 +94,13 @@ export class RawNode {
   proposeEntries(datas: readonly Uint8Array[]): void {
     assert(datas.length > 0, 'empty proposal batch');
     this.raft.step(
-      message({ type: 'prop', from: this.raft.id, entries: datas.map((data) => ({ kind: 'normal', data }) as Entry) }),
+      message({ type: 'prop', from: this.raft.id, entries: datas.map((data): Entry => ({ term: term(0), index: index(0), kind: 'normal', data })) }),
     );
   }
 
   proposeConfChange(cc: ConfChange): void {
     const data = encodeConfChange(cc);
-    this.raft.step(message({ type: 'prop', from: this.raft.id, entries: [{ kind: 'conf', data } as Entry] }));
+    this.raft.step(message({ type: 'prop', from: this.raft.id, entries: [{ term: term(0), index: index(0), kind: 'conf', data }] }));
   }
 
   /** Apply a committed conf change entry; the driver persists the returned ConfState. */
