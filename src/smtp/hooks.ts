@@ -45,9 +45,13 @@ export interface DataFacts extends MailFromFacts {
   readonly sizeBytes: number;
 }
 
-/** After DATA: accept into INBOX or Junk, or refuse with a 5xx during the dialogue (never a silent drop). */
+/**
+ * After DATA: accept into INBOX or Junk, or refuse with a 5xx during the dialogue (never a silent drop).
+ * `prependHeaders`: complete header fields, each CRLF-terminated (Authentication-Results, X-Spam-*),
+ * stored right after our Return-Path, above our Received (RFC 8601 §5); malformed text is an internal error.
+ */
 export type DataVerdict =
-  | { readonly action: 'accept'; readonly disposition: Disposition; readonly record?: FilterRecord }
+  | { readonly action: 'accept'; readonly disposition: Disposition; readonly record?: FilterRecord; readonly prependHeaders?: string }
   | { readonly action: 'reject'; readonly reply: SmtpReply; readonly record?: FilterRecord };
 
 /** The washer's decision (scores, rules, outcome), kept with the message and logged. Plain data. */

@@ -97,8 +97,8 @@ async function finish(rt: ListenerRuntime, session: SMTPServerSession, tx: Trans
 
   const receivedAtMs = rt.clock.nowMs();
   if (reception.normalizer.bareLfCount > 0) fields['bareLf'] = reception.normalizer.bareLfCount;
-  const trace = Buffer.from(traceHeaders(traceInfo(rt, session, tx, recipients, receivedAtMs)), 'utf8');
-  const chunks: readonly Uint8Array[] = [trace, ...reception.chunks];
+  const traceText = traceHeaders(traceInfo(rt, session, tx, recipients, receivedAtMs));
+  const chunks: readonly Uint8Array[] = [Buffer.from(traceText, 'utf8'), ...reception.chunks];
   const message = replayable(chunks);
   const sizeBytes = chunks.reduce((n, c) => n + c.length, 0);
   try {
@@ -106,12 +106,14 @@ async function finish(rt: ListenerRuntime, session: SMTPServerSession, tx: Trans
     if (verdict.record !== undefined) fields['filter'] = verdict.record;
     if (verdict.action === 'reject') return logOutcome(rt, { ...fields, by: 'policy' }, verdict.reply);
     const disposition = verdict.disposition;
+    const stored = verdict.prependHeaders === undefined ? chunks : withPolicyHeaders(traceText, verdict.prependHeaders, reception.chunks);
+    const storedBytes = stored.reduce((n, c) => n + c.length, 0);
     const request: DeliveryRequest = {
       id,
       mailFrom: tx.mailFrom,
       recipients,
-      body: message,
-      sizeBytes,
+      body: replayable(stored),
+      sizeBytes: storedBytes,
       receivedAtMs,
       principal: principalOf(session),
       disposition,
@@ -120,7 +122,7 @@ async function finish(rt: ListenerRuntime, session: SMTPServerSession, tx: Trans
     };
     const delivered = await deliverWithinQuota(rt, session, tx, request, fields);
     if ('code' in delivered) return logOutcome(rt, fields, delivered);
-    return logOutcome(rt, { ...fields, sizeBytes, disposition, stored: delivered.storedId }, deliveredReply(id));
+    return logOutcome(rt, { ...fields, sizeBytes: storedBytes, disposition, stored: delivered.storedId }, deliveredReply(id));
   } catch (err) {
     return logOutcome(rt, fields, failureReply(rt, err, fields));
   }
@@ -156,6 +158,16 @@ function traceInfo(rt: ListenerRuntime, session: SMTPServerSession, tx: Transact
     recipients: recipients.map((r) => r.address),
     dateMs,
   };
+}
+
+/** Complete header fields, each CRLF-terminated, folded lines starting with a space or tab (RFC 5322 §2.2). */
+const headerFields = /^(?:[!-9;-~]+:[^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*)*$/;
+
+/** The policy's header fields after our Return-Path and above our Received (RFC 8601 §5). */
+function withPolicyHeaders(traceText: string, headers: string, data: readonly Uint8Array[]): Uint8Array[] {
+  if (!headerFields.test(headers)) throw new Error('smtp: policy prependHeaders is not a block of CRLF-terminated header fields');
+  const afterReturnPath = traceText.indexOf('\r\n') + 2;
+  return [Buffer.from(traceText.slice(0, afterReturnPath) + headers + traceText.slice(afterReturnPath), 'utf8'), ...data];
 }
 
 function replayable(chunks: readonly Uint8Array[]): AsyncIterable<Uint8Array> {
