@@ -115,7 +115,11 @@ export class Washer implements SmtpPolicyHooks {
     const record = this.record(facts.id, findings, decision, policies, client, auth, this.now() - started);
     if (decision.outcome === 'tempfail' || decision.outcome === 'reject') return { action: 'reject', reply: trackedReply(decision.reply, decision.outcome, facts.id), record };
     const prependHeaders = washerHeaders({ findings, decision, authHeaders: auth?.headers ?? null, requiredScore: policies[0]?.junkScore ?? this.config.thresholds.junkScore });
-    return { action: 'accept', disposition: decision.outcome, record, prependHeaders };
+    // One reply for all recipients (RFC 5321), but each keeps its own folder: only those whose own
+    // thresholds call it spam (or would refuse it) get Junk.
+    const each = new Map(decision.recipients.map((r) => [r.address, r.outcome === 'inbox' ? ('inbox' as const) : ('junk' as const)]));
+    const mixed = new Set(each.values()).size > 1;
+    return { action: 'accept', disposition: decision.outcome, ...(mixed ? { recipientDispositions: each } : {}), record, prependHeaders };
   }
 
   /** The session's client: the cached address answers, with its HELO scored (HELO is per session). */

@@ -88,6 +88,8 @@ export interface DeliveryRequest {
   /** The authenticated sender on submission, null on the MX. */
   readonly principal: Principal | null;
   readonly disposition: Disposition;
+  /** Per accepted recipient address (as in `recipients`), where it differs from `disposition`. */
+  readonly recipientDispositions?: ReadonlyMap<string, Disposition>;
   /** The washer's decision, kept with the message for tracking; absent without a washer. */
   readonly filter?: Readonly<Record<string, unknown>>;
   /**

@@ -49,9 +49,17 @@ export interface DataFacts extends MailFromFacts {
  * After DATA: accept into INBOX or Junk, or refuse with a 5xx during the dialogue (never a silent drop).
  * `prependHeaders`: complete header fields, each CRLF-terminated (Authentication-Results, X-Spam-*),
  * stored right after our Return-Path, above our Received (RFC 8601 §5); malformed text is an internal error.
+ * `recipientDispositions`: where recipients' thresholds differ, each accepted recipient address's own
+ * folder (SMTP has one reply for all, so a recipient who would refuse gets Junk); absent ones get `disposition`.
  */
 export type DataVerdict =
-  | { readonly action: 'accept'; readonly disposition: Disposition; readonly record?: FilterRecord; readonly prependHeaders?: string }
+  | {
+      readonly action: 'accept';
+      readonly disposition: Disposition;
+      readonly recipientDispositions?: ReadonlyMap<string, Disposition>;
+      readonly record?: FilterRecord;
+      readonly prependHeaders?: string;
+    }
   | { readonly action: 'reject'; readonly reply: SmtpReply; readonly record?: FilterRecord };
 
 /** The washer's decision (scores, rules, outcome), kept with the message and logged. Plain data. */

@@ -98,14 +98,14 @@ export function storeSmtpBackend(store: Store, blobs: Blobs, o: StoreSmtpBackend
       }
       try {
         const accounts = [...new Set(req.recipients.flatMap((r) => r.accountIds))];
-        const folder = req.disposition === 'junk' ? 'Junk' : 'INBOX';
+        const folderOf = accountFolders(req);
         if (req.enforceQuota) await checkQuotas(store, accounts, req.sizeBytes);
         const summary = o.summarize ? await o.summarize(req.body, req.sizeBytes) : undefined;
         const extras = summary !== undefined || req.filter !== undefined ? { ...(summary ? { summary } : {}), ...(req.filter ? { filter: req.filter } : {}) } : undefined;
         await Promise.all(
           accounts.map((a) =>
             store.execute(
-              { type: 'append', accountId: a as string as StoreAccountId, folder, blobId, size: req.sizeBytes, internalDate: req.receivedAtMs, flags: [], ignoreQuota: !req.enforceQuota, ...(extras ? { extras } : {}) },
+              { type: 'append', accountId: a as string as StoreAccountId, folder: folderOf(a), blobId, size: req.sizeBytes, internalDate: req.receivedAtMs, flags: [], ignoreQuota: !req.enforceQuota, ...(extras ? { extras } : {}) },
               { requestId: requestId(req.id, a), at: req.receivedAtMs },
             ),
           ),
@@ -119,6 +119,19 @@ export function storeSmtpBackend(store: Store, blobs: Blobs, o: StoreSmtpBackend
       }
     },
   };
+}
+
+/**
+ * Each account's folder: Junk when every recipient address reaching it was filed as junk (an alias
+ * and a direct address to one account that disagree give INBOX: the message is stored once).
+ */
+function accountFolders(req: DeliveryRequest): (account: AccountId) => 'INBOX' | 'Junk' {
+  const junk = new Map<AccountId, boolean>();
+  for (const r of req.recipients) {
+    const isJunk = (req.recipientDispositions?.get(r.address) ?? req.disposition) === 'junk';
+    for (const a of r.accountIds) junk.set(a, (junk.get(a) ?? true) && isJunk);
+  }
+  return (a) => ((junk.get(a) ?? req.disposition === 'junk') ? 'Junk' : 'INBOX');
 }
 
 /** Refuse before storing anything when the message does not fit some account (all or nothing). */

@@ -186,4 +186,12 @@ describe('washer with spamd, clamd and dnsmasq', { skip, timeout: 120_000 }, () 
     assert.equal(`${blocked.reply.code} ${blocked.reply.enhanced}`, '554 5.7.1', replyLine(blocked.reply));
     assert.deepEqual(await node.landed('bob@example.test', pest.token), []);
   });
+
+  test("one message to two recipients: each lands in the folder of that recipient's own policy", async () => {
+    const m = message({ from: 'pal@friend.test', to: 'alice@example.test, bob@example.test', subject: 'both', body: `${junkMarker} to two people` });
+    const sent = await node.send('pal@friend.test', ['alice@example.test', 'bob@example.test'], m.text);
+    assert.equal(sent.reply.code, 250, replyLine(sent.reply));
+    assert.equal((await node.landed('alice@example.test', m.token))[0]?.folder, 'Junk', 'alice has no allow list: junk by score');
+    assert.equal((await node.landed('bob@example.test', m.token))[0]?.folder, 'INBOX', 'bob allows friend.test');
+  });
 });

@@ -117,6 +117,7 @@ async function finish(rt: ListenerRuntime, session: SMTPServerSession, tx: Trans
       receivedAtMs,
       principal: principalOf(session),
       disposition,
+      ...(verdict.recipientDispositions !== undefined ? { recipientDispositions: verdict.recipientDispositions } : {}),
       ...(verdict.record !== undefined ? { filter: verdict.record } : {}),
       enforceQuota: true,
     };
