@@ -69,7 +69,7 @@ export class StormoNode {
       dataDir,
       hostname: 'mx.stormo-bench.test',
       logLevel: 'warn',
-      listen: { host: '127.0.0.1', smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0, admin: 0 },
+      listen: { host: '127.0.0.1', smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0, imap: 0, imaps: 0, admin: 0 },
     };
     await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2));
     const localNode = join(o.repoRoot, 'node_modules', '.bin', 'node');

@@ -90,8 +90,8 @@ export async function renameFolder(cx: ApplyContext, c: Cmd<'renameFolder'>): Pr
   const to = normalizeFolderName(c.to);
   const invalid = validFolderName(to);
   if (invalid) return fail('INVALID', invalid);
-  if (from === 'INBOX') return fail('INVALID', 'renaming INBOX moves its messages: not supported yet');
   if (to === 'INBOX' || (await folderByName(cx, c.accountId, to))) return fail('EXISTS', `folder ${to} exists`);
+  if (from === 'INBOX') return renameInbox(cx, c.accountId, to, c.at);
   const all = await cx.tx.scan<FolderRecord>(keys.folderPrefix(c.accountId), storeLimits.foldersPerAccountMax);
   const moving = all.map(([, f]) => f).filter((f) => f.name === from || f.name.startsWith(`${from}/`));
   if (!moving.some((f) => f.name === from)) return fail('NOT_FOUND', `no folder ${from}`);
@@ -106,13 +106,45 @@ export async function renameFolder(cx: ApplyContext, c: Cmd<'renameFolder'>): Pr
   return ok(null);
 }
 
+/**
+ * RFC 9051 §6.3.6: renaming INBOX moves all its messages to a new folder with the new name; INBOX stays,
+ * empty, and its inferior names are not renamed. The moved messages get UIDs 1..n in the new folder.
+ */
+async function renameInbox(cx: ApplyContext, accountId: AccountId, to: string, at: number): Promise<ApplyResult<null>> {
+  const a = await account(cx, accountId);
+  const inbox = await folderByName(cx, accountId, 'INBOX');
+  if (!a || !inbox) return fail('NOT_FOUND', `no account ${accountId} or no INBOX`);
+  const count = (await cx.tx.scan(keys.folderPrefix(a.id), storeLimits.foldersPerAccountMax)).length;
+  if (count >= storeLimits.foldersPerAccountMax) return fail('INVALID', `at most ${storeLimits.foldersPerAccountMax} folders per account`);
+  const dstId = a.nextFolderId as FolderId;
+  cx.tx.put(keys.account(a.id), createFolderIn(cx, a, to, null, at));
+  const dst = (await folderById(cx, a.id, dstId))!;
+  const msgs = (await cx.tx.scan<MessageRecord>(keys.messagePrefix(a.id, inbox.id), storeLimits.messagesPerDeleteMax)).map(([, m]) => m);
+  const modSeq = (dst.highestModSeq + 1n) as ModSeq;
+  let uid = 1 as Uid;
+  for (const m of msgs) {
+    cx.tx.put(keys.message(a.id, dstId, uid), { ...m, uid, modSeq });
+    const extras = await cx.tx.get<MessageExtras>(keys.messageExtras(a.id, inbox.id, m.uid));
+    if (extras !== undefined) cx.tx.put(keys.messageExtras(a.id, dstId, uid), extras);
+    cx.tx.del(keys.message(a.id, inbox.id, m.uid));
+    cx.tx.del(keys.messageExtras(a.id, inbox.id, m.uid));
+    uid = (uid + 1) as Uid;
+  }
+  cx.tx.put(keys.folder(a.id, dstId), { ...dst, uidNext: uid, highestModSeq: modSeq, exists: inbox.exists, bytes: inbox.bytes });
+  const inboxModSeq = (inbox.highestModSeq + 1n) as ModSeq;
+  cx.tx.put(keys.folder(a.id, inbox.id), { ...inbox, exists: 0, bytes: 0, highestModSeq: inboxModSeq });
+  cx.change({ accountId: a.id, folderId: dstId, kind: 'folder', uids: [], modSeq });
+  if (msgs.length > 0) cx.change({ accountId: a.id, folderId: inbox.id, kind: 'expunge', uids: msgs.map((m) => m.uid), modSeq: inboxModSeq });
+  return ok(null);
+}
+
 export async function deleteFolder(cx: ApplyContext, c: Cmd<'deleteFolder'>): Promise<ApplyResult<null>> {
   const name = normalizeFolderName(c.name);
   if (name === 'INBOX') return fail('INVALID', 'INBOX cannot be deleted');
   const f = await folderByName(cx, c.accountId, name);
   if (!f) return fail('NOT_FOUND', `no folder ${name}`);
-  const children = await cx.tx.scan(keys.folderName(c.accountId, `${name}/`), 1);
-  if (children.length > 0) return fail('NOT_EMPTY', `folder ${name} has subfolders`);
+  // RFC 9051 §6.3.5: a folder with inferior names may be deleted; its messages go and the name stays only
+  // as the children's parent, which LIST then shows as \NonExistent (\Noselect). The children are kept.
   await deleteMessages(cx, c.accountId, f.id, null);
   cx.tx.del(keys.folder(c.accountId, f.id));
   cx.tx.del(keys.folderName(c.accountId, name));

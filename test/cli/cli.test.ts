@@ -25,7 +25,7 @@ async function stormo(dataDir: string, ...args: string[]): Promise<{ code: numbe
 }
 
 function config(dataDir: string) {
-  return parseConfig({ dataDir, logLevel: 'warn', listen: { admin: 0, smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0 } });
+  return parseConfig({ dataDir, logLevel: 'warn', listen: { admin: 0, smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0, imap: 0, imaps: 0 } });
 }
 
 test('up writes endpoints and a private admin token; the CLI manages domains, users and aliases', async () => {

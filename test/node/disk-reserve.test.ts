@@ -26,7 +26,7 @@ test('mail stops at the reserve with 452 4.3.1; metadata writes go on; the store
   }
   let fatal: Error | undefined;
   const node = await up(
-    parseConfig({ dataDir: mnt, logLevel: 'error', diskReserveBytes: 10 * mib, listen: { admin: 0, smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0 } }),
+    parseConfig({ dataDir: mnt, logLevel: 'error', diskReserveBytes: 10 * mib, listen: { admin: 0, smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0, imap: 0, imaps: 0 } }),
     { onFatal: (e) => (fatal = e) },
   );
   try {

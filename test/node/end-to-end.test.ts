@@ -15,7 +15,7 @@ import { type RunningNode, up } from '../../src/cli/up.ts';
 const run = promisify(execFile);
 
 async function startNode(dir: string): Promise<RunningNode> {
-  const node = await up(parseConfig({ dataDir: dir, logLevel: 'warn', listen: { admin: 0, smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0 } }));
+  const node = await up(parseConfig({ dataDir: dir, logLevel: 'warn', listen: { admin: 0, smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0, imap: 0, imaps: 0 } }));
   const token = (await readFile(join(dir, 'admin.token'), 'utf8')).trim();
   const admin = (path: string, body: unknown) =>
     fetch(`${node.endpoints.admin}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });

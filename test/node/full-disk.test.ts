@@ -53,7 +53,7 @@ const fatalErrors: Error[] = [];
 
 async function startNode(dataDir: string): Promise<RunningNode> {
   // No reserve: this test fills the disk to the last block to see every layer meet ENOSPC.
-  return up(parseConfig({ dataDir, hostname: 'mx.full.example', logLevel: 'error', diskReserveBytes: 0, listen: { admin: 0, smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0 } }), {
+  return up(parseConfig({ dataDir, hostname: 'mx.full.example', logLevel: 'error', diskReserveBytes: 0, listen: { admin: 0, smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0, imap: 0, imaps: 0 } }), {
     onFatal: (e) => fatalErrors.push(e),
   });
 }

@@ -182,16 +182,39 @@ test('folders: create, rename with children, delete; UIDVALIDITY of a recreated 
     const first = await s.execute<{ folderId: FolderId; uidValidity: number }>({ type: 'createFolder', accountId: id, name: 'Work', specialUse: null });
     await s.execute({ type: 'createFolder', accountId: id, name: 'Work/2026', specialUse: null });
     await rejects(s.execute({ type: 'createFolder', accountId: id, name: 'work/', specialUse: null }), 'INVALID');
-    await rejects(s.execute({ type: 'deleteFolder', accountId: id, name: 'Work' }), 'NOT_EMPTY');
     await s.execute({ type: 'renameFolder', accountId: id, from: 'Work', to: 'Job' });
     assert.ok(await s.queries.folderByName(id, 'Job/2026'));
     assert.equal(await s.queries.folderByName(id, 'Work'), undefined);
-    await s.execute({ type: 'deleteFolder', accountId: id, name: 'Job/2026' });
+    // RFC 9051 §6.3.5: deleting a folder with inferior names keeps the children.
     await s.execute({ type: 'deleteFolder', accountId: id, name: 'Job' });
+    assert.equal(await s.queries.folderByName(id, 'Job'), undefined);
+    assert.ok(await s.queries.folderByName(id, 'Job/2026'));
+    await s.execute({ type: 'deleteFolder', accountId: id, name: 'Job/2026' });
     const again = await s.execute<{ folderId: FolderId; uidValidity: number }>({ type: 'createFolder', accountId: id, name: 'Work', specialUse: null });
     assert.notEqual(again.folderId, first.folderId);
     assert.ok(again.uidValidity > first.uidValidity);
     await rejects(s.execute({ type: 'deleteFolder', accountId: id, name: 'inbox' }), 'INVALID');
+  });
+});
+
+test('renaming INBOX moves its messages to the new folder; INBOX stays, empty (RFC 9051 §6.3.6)', async () => {
+  await withStore(async (s) => {
+    const id = await setup(s);
+    await append(s, id, 'r1', 10);
+    await append(s, id, 'r2', 20, 'INBOX', ['\\Seen']);
+    const inbox = (await s.queries.folderByName(id, 'INBOX'))!;
+    await s.execute({ type: 'renameFolder', accountId: id, from: 'inbox', to: 'Old' });
+    const old = (await s.queries.folderByName(id, 'Old'))!;
+    assert.deepEqual((await s.queries.messages(id, old.id, 10)).map((m) => [m.uid, m.blobId, m.flags]), [[1, 'r1', []], [2, 'r2', ['\\Seen']]]);
+    assert.equal(old.exists, 2);
+    assert.equal(old.bytes, 30);
+    const after = (await s.queries.folderByName(id, 'INBOX'))!;
+    assert.equal(after.id, inbox.id);
+    assert.equal(after.exists, 0);
+    assert.equal(after.uidValidity, inbox.uidValidity);
+    assert.equal((await s.queries.messages(id, inbox.id, 10)).length, 0);
+    assert.equal(await s.queries.blobRefs('r1'), 1);
+    await rejects(s.execute({ type: 'renameFolder', accountId: id, from: 'INBOX', to: 'Old' }), 'EXISTS');
   });
 });
 
