@@ -4,8 +4,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { ClusterNode } from '../cluster/node-cluster.ts';
+import { ClusterError } from '../cluster/node-cluster.ts';
+import { JoinError } from '../cluster/join.ts';
 import { type Store, StoreError, type StoreErrorCode, defaultTenant } from '../store/index.ts';
 import { hashPassword, passwordBytesMax } from '../store/password.ts';
+import { domainFilterSettingsSchema, filterSettingKey, userFilterSettingsSchema } from '../filter/index.ts';
 
 export interface AdminOptions {
   store: Store;
@@ -16,6 +20,10 @@ export interface AdminOptions {
   bodyBytesMax?: number;
   /** Entries returned by a list call. */
   listMax?: number;
+  /** True while the node drains before a stop: /health/ready answers 503 so the balancer moves clients away. */
+  draining?: () => boolean;
+  /** In a cluster: status, join tokens, member removal (/v1/cluster/...). */
+  cluster?: Pick<ClusterNode, 'status' | 'issueJoinToken' | 'removeMember'>;
 }
 
 // Route registration works for any fastify instance flavour (logger, server types).
@@ -42,6 +50,9 @@ export async function buildAdmin(o: AdminOptions): Promise<FastifyInstance<any, 
   const tokenDigest = createHash('sha256').update(o.token).digest();
 
   app.setErrorHandler((err: unknown, req, reply) => {
+    if (err instanceof ClusterError || err instanceof JoinError) {
+      return reply.code(err.code === 'INVALID' ? 400 : 409).send({ error: { code: err.code, message: err.message } });
+    }
     if (err instanceof StoreError) {
       return reply.code(statusOf[err.code]).send({ error: { code: err.code, message: err.message } });
     }
@@ -57,8 +68,9 @@ export async function buildAdmin(o: AdminOptions): Promise<FastifyInstance<any, 
   app.get('/health/live', async () => ({ ok: true }));
   app.get('/health/ready', async (_req, reply) => {
     const st = o.store.status();
-    // Ready: the driver runs and a leader is known, so writes can commit.
-    const ready = st.state === 'running' && st.raft.lead !== '';
+    // Ready: a leader is known, this node is caught up (not installing a snapshot, not far behind
+    // the commit index, a recent ReadIndex succeeded) and it is not draining for a stop.
+    const ready = st.state === 'running' && o.store.ready() && !(o.draining?.() ?? false);
     return reply.code(ready ? 200 : 503).send({ ok: ready, role: st.raft.role, term: st.raft.term, applied: st.applied });
   });
 
@@ -75,6 +87,8 @@ export async function buildAdmin(o: AdminOptions): Promise<FastifyInstance<any, 
     registerDomains(v1, o.store, listMax);
     registerUsers(v1, o.store, listMax);
     registerAliases(v1, o.store, listMax);
+    registerCluster(v1, o.store, o.cluster);
+    registerFilterSettings(v1, o.store);
   }, { prefix: '/v1' });
   return app;
 }
@@ -161,6 +175,69 @@ function registerAliases(app: AnyFastify, store: Store, listMax: number): void {
   );
   app.delete<{ Params: { address: string } }>('/aliases/:address', async (req, reply) => {
     await store.execute({ type: 'removeAlias', address: req.params.address });
+    return reply.code(204).send();
+  });
+}
+
+function registerCluster(app: AnyFastify, store: Store, cluster: AdminOptions['cluster']): void {
+  // Single-node: the same shape with this node alone, so `stormo status` works everywhere.
+  app.get('/cluster/status', async () => {
+    if (cluster) return cluster.status();
+    const st = store.status();
+    return { nodeId: st.raft.id, replicationFactor: 1, members: null, nodes: null, addresses: {}, transport: null, missingBlobCopies: null, single: { role: st.raft.role, term: st.raft.term, commit: st.raft.commit, applied: st.applied } };
+  });
+  app.post<{ Body: { ttlSeconds?: number } }>(
+    '/cluster/tokens',
+    { schema: { body: { type: 'object', additionalProperties: false, properties: { ttlSeconds: { type: 'integer', minimum: 1, maximum: 7 * 24 * 3600 } } } } },
+    async (req, reply) => {
+      if (!cluster) throw new ClusterError('NOT_MEMBER', 'this node is not in a cluster (no cluster section in its config)');
+      const ttl = req.body?.ttlSeconds;
+      return reply.code(201).send(cluster.issueJoinToken(ttl === undefined ? undefined : ttl * 1000));
+    },
+  );
+  app.delete<{ Params: { id: string } }>('/cluster/members/:id', async (req, reply) => {
+    if (!cluster) throw new ClusterError('NOT_MEMBER', 'this node is not in a cluster (no cluster section in its config)');
+    await cluster.removeMember(req.params.id);
+    return reply.code(204).send();
+  });
+}
+
+/** The washer's per-domain and per-user settings (thresholds, allow/block lists), validated by src/filter's schemas. */
+function registerFilterSettings(app: AnyFastify, store: Store): void {
+  const invalid = (reply: FastifyReply, issues: readonly { path: PropertyKey[]; message: string }[]) => {
+    const i = issues[0];
+    return reply.code(400).send({ error: { code: 'INVALID', message: `${i?.path.map(String).join('.') || 'filter'}: ${i?.message ?? 'invalid'}` } });
+  };
+  const notFound = (reply: FastifyReply, what: string) => reply.code(404).send({ error: { code: 'NOT_FOUND', message: `${what} not found` } });
+
+  app.get<{ Params: { name: string } }>('/domains/:name/filter', async (req, reply) => {
+    if (!(await store.queries.domain(req.params.name))) return notFound(reply, `domain ${req.params.name}`);
+    return { filter: (await store.queries.domainSetting(req.params.name, filterSettingKey)) ?? null };
+  });
+  app.put<{ Params: { name: string }; Body: unknown }>('/domains/:name/filter', async (req, reply) => {
+    const r = domainFilterSettingsSchema.safeParse(req.body);
+    if (!r.success) return invalid(reply, r.error.issues);
+    await store.execute({ type: 'setDomainSetting', name: req.params.name, key: filterSettingKey, value: r.data });
+    return { filter: r.data };
+  });
+  app.delete<{ Params: { name: string } }>('/domains/:name/filter', async (req, reply) => {
+    await store.execute({ type: 'setDomainSetting', name: req.params.name, key: filterSettingKey, value: null });
+    return reply.code(204).send();
+  });
+
+  app.get<{ Params: { address: string } }>('/users/:address/filter', async (req, reply) => {
+    const a = await store.queries.accountByAddress(req.params.address);
+    if (!a) return notFound(reply, `user ${req.params.address}`);
+    return { filter: (await store.queries.accountSetting(a.id, filterSettingKey)) ?? null };
+  });
+  app.put<{ Params: { address: string }; Body: unknown }>('/users/:address/filter', async (req, reply) => {
+    const r = userFilterSettingsSchema.safeParse(req.body);
+    if (!r.success) return invalid(reply, r.error.issues);
+    await store.execute({ type: 'setAccountSetting', address: req.params.address, key: filterSettingKey, value: r.data });
+    return { filter: r.data };
+  });
+  app.delete<{ Params: { address: string } }>('/users/:address/filter', async (req, reply) => {
+    await store.execute({ type: 'setAccountSetting', address: req.params.address, key: filterSettingKey, value: null });
     return reply.code(204).send();
   });
 }

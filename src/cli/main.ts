@@ -2,14 +2,25 @@
 // Argument parsing and output only; the work happens in the node (admin API) or in up.ts.
 
 import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AdminClient } from './client.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { up } from './up.ts';
+import { runInit, runJoin, runRemove, runStatus, runToken } from './cluster-commands.ts';
+import { localBalancerPorts, upLocalCluster } from './cluster-local.ts';
 
 const usage = `usage: stormo <command> [options]
 
   up [--config FILE] [--data DIR]        start a local node and print its endpoints
+  up --nodes N [--data DIR] [--base-port P] [--balancer]
+                                          a local N-node cluster on loopback, one process per node (DIR/n1..nN);
+                                          --balancer: HAProxy in front on the single-node ports (SMTP 2525, IMAP 2143, ...)
+  init [--node-id ID] [--cluster-listen HOST:PORT] [--join-port P]   create a cluster: its CA, this node's identity and config
+  token [--ttl SECONDS]                  a one-time join token (from the node holding the CA key)
+  join --token T --node-id ID [--cluster-listen HOST:PORT]   get this node's certificate from a member; writes its config
+  remove NODE_ID                         take a member out of the cluster
+  status [--json]                        members, leader, term, commit/applied and readiness per node
   domain add NAME [--tenant T] | list | remove NAME
   user add ADDRESS [--password P] [--quota BYTES] | list [DOMAIN] | passwd ADDRESS [--password P] | remove ADDRESS
   alias add ADDRESS TARGET... | list [DOMAIN] | remove ADDRESS
@@ -46,6 +57,8 @@ async function runUp(values: Record<string, unknown>): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Started by `stormo up --nodes N` (an IPC channel to it): stop when it goes, even if it was SIGKILLed.
+  if (process.send !== undefined) process.once('disconnect', stop);
 }
 
 type Rows = Record<string, unknown>[];
@@ -118,12 +131,32 @@ export async function main(argv: string[]): Promise<void> {
       password: { type: 'string' },
       quota: { type: 'string' },
       tenant: { type: 'string' },
+      nodes: { type: 'string' },
+      balancer: { type: 'boolean' },
+      'base-port': { type: 'string' },
+      'node-id': { type: 'string' },
+      'cluster-listen': { type: 'string' },
+      'join-port': { type: 'string' },
+      token: { type: 'string' },
+      ttl: { type: 'string' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   const [cmd, ...args] = positionals;
   if (values.help || cmd === undefined) return console.log(usage);
+  if (cmd === 'up' && values.nodes !== undefined) {
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'stormo.js');
+    const balancer = values.balancer ? localBalancerPorts : undefined;
+    return upLocalCluster({ nodes: Number(values.nodes), dataDir: values.data ?? './data', basePort: Number(values['base-port'] ?? 3000), bin, balancer });
+  }
   if (cmd === 'up') return runUp(values);
+  const c = { data: values.data, nodeId: values['node-id'], clusterListen: values['cluster-listen'], joinPort: values['join-port'], token: values.token, ttl: values.ttl, json: values.json };
+  if (cmd === 'init') return runInit(c);
+  if (cmd === 'join') return runJoin(c);
+  if (cmd === 'token') return runToken(c);
+  if (cmd === 'remove') return runRemove(c, args[0]);
+  if (cmd === 'status') return runStatus(c);
   if (cmd === 'domain' || cmd === 'user' || cmd === 'alias') return runDirectory(cmd, args, values);
   throw new Error(`unknown command: ${cmd}\n\n${usage}`);
 }

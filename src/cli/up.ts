@@ -4,17 +4,20 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pino, { type Logger } from 'pino';
 import { buildAdmin } from '../admin/server.ts';
-import { BlobStore, collectGarbage } from '../blob/index.ts';
+import { type Blobs, BlobStore, collectGarbage } from '../blob/index.ts';
+import { ImapServer, summaryExtras } from '../imap/index.ts';
 import { Pop3Server } from '../pop3/server.ts';
 import { storePop3Backend } from '../pop3/store-backend.ts';
 import { SmtpFrontEnd } from '../smtp/index.ts';
 import { storeSmtpBackend } from '../smtp/store-backend.ts';
 import { Store } from '../store/index.ts';
+import { startClusterBlobs, startClusterGossip, startClusterNode, storeClusterOptions } from './cluster-wiring.ts';
 import type { Config } from './config.ts';
 
 export interface Endpoints {
@@ -25,6 +28,11 @@ export interface Endpoints {
   submissions?: string;
   pop3?: string;
   pop3s?: string;
+  imap?: string;
+  imaps?: string;
+  /** Inter-node (mutual TLS) and join service addresses, in a cluster. */
+  cluster?: string;
+  join?: string;
 }
 
 export interface RunningNode {
@@ -74,12 +82,21 @@ export async function up(cfg: Config, opts: UpOptions = {}): Promise<RunningNode
   const logger = pino({ level: cfg.logLevel, base: { nodeId: cfg.nodeId } });
   const token = await adminToken(dataDir);
   const tls = cfg.tls ?? (await localTls(dataDir, cfg.hostname));
-  const store = await Store.open({ dir: dataDir, nodeId: cfg.nodeId });
+  // In a cluster: identity checked and the mutual-TLS transport listening before the store opens on it.
+  const cluster = await startClusterNode(cfg, dataDir, logger);
+  const store = await Store.open({ dir: dataDir, nodeId: cfg.nodeId, ...(cluster ? { cluster: storeClusterOptions(cfg, cluster) } : {}) }).catch(async (e: unknown) => {
+    await cluster?.close();
+    throw e;
+  });
+  cluster?.attach(store);
   store.onFatal((err) => {
     logger.fatal({ subsystem: 'node', event: 'storeFailed', err }, 'the store stopped on a disk failure: restart the node once the disk is fixed');
     opts.onFatal?.(err);
   });
-  const blobs = await BlobStore.open(join(dataDir, 'blobs'), { blobBytesMax: cfg.messageBytesMax + 64 * 1024 });
+  const localBlobs = await BlobStore.open(join(dataDir, 'blobs'), { blobBytesMax: cfg.messageBytesMax + 64 * 1024 });
+  // In a cluster the front ends write N copies and read any; GC still sweeps this node's own copies.
+  const replication = cluster ? startClusterBlobs(cfg, cluster, store, localBlobs, dataDir, logger) : undefined;
+  const blobs: Blobs = replication?.blobs ?? localBlobs;
   const host = cfg.listen.host;
   const smtp = new SmtpFrontEnd(
     {
@@ -93,7 +110,7 @@ export async function up(cfg: Config, opts: UpOptions = {}): Promise<RunningNode
       },
       limits: { messageBytesMax: cfg.messageBytesMax },
     },
-    { backend: storeSmtpBackend(store, blobs, { diskReserveBytes: cfg.diskReserveBytes }), logger },
+    { backend: storeSmtpBackend(store, blobs, { diskReserveBytes: cfg.diskReserveBytes, summarize: summarizeBody }), logger },
   );
   const smtpBound = await smtp.start();
   const pop3 = new Pop3Server({
@@ -103,19 +120,47 @@ export async function up(cfg: Config, opts: UpOptions = {}): Promise<RunningNode
       implicitTls: { host, port: cfg.listen.pop3s },
       tls: { key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile), minVersion: 'TLSv1.2' },
       proxyProtocol: cfg.proxy ? 'required' : 'off',
+      ...(cfg.proxy ? { trustedProxies: cfg.proxy.trustedProxies } : {}),
     },
     backend: storePop3Backend(store, blobs),
     logger,
   });
   const pop3Bound = await pop3.listen();
-  const admin = await buildAdmin({ store, token, logger });
+  const imap = new ImapServer({
+    config: {
+      serverName: cfg.hostname,
+      plain: { host, port: cfg.listen.imap },
+      implicitTls: { host, port: cfg.listen.imaps },
+      tls: { key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile), minVersion: 'TLSv1.2' },
+      proxyProtocol: cfg.proxy ? 'required' : 'off',
+      ...(cfg.proxy ? { trustedProxies: cfg.proxy.trustedProxies } : {}),
+      appendLimitBytes: cfg.imapAppendLimitBytes ?? cfg.messageBytesMax,
+    },
+    store,
+    blobs,
+    logger,
+  });
+  const imapBound = await imap.listen();
+  // Soft state (liveness, load, repair hints) with the other members over libp2p; in `stormo status`.
+  const connections = (): Record<string, number> => ({ pop3: pop3.connectionCount, imap: imap.connectionCount });
+  const gossip = cluster && replication ? await startClusterGossip(cluster, store, replication.blobs, { connections }, logger) : undefined;
+  let draining = false;
+  const admin = await buildAdmin({ store, token, logger, draining: () => draining, ...(cluster ? { cluster } : {}) });
   await admin.listen({ host, port: cfg.listen.admin });
   const adminPort = (admin.server.address() as { port: number }).port;
   const endpoints: Endpoints = { nodeId: cfg.nodeId, admin: `http://${host}:${adminPort}` };
   for (const l of smtpBound) endpoints[l.kind === 'mx' ? 'smtp' : l.kind] = `${l.host}:${l.port}`;
   if (pop3Bound.plain) endpoints.pop3 = `${host}:${pop3Bound.plain.port}`;
   if (pop3Bound.implicitTls) endpoints.pop3s = `${host}:${pop3Bound.implicitTls.port}`;
-  const gc = startBlobGc(store, blobs, logger);
+  if (imapBound.plain) endpoints.imap = `${host}:${imapBound.plain.port}`;
+  if (imapBound.implicitTls) endpoints.imaps = `${host}:${imapBound.implicitTls.port}`;
+  if (cluster) {
+    const c = cluster.advertise;
+    endpoints.cluster = `${c.host}:${c.port}`;
+    const j = cluster.joinAddress();
+    if (j) endpoints.join = `${j.host}:${j.port}`;
+  }
+  const gc = startBlobGc(store, localBlobs, logger);
   await writeFile(join(dataDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
   logger.info({ subsystem: 'node', event: 'up', endpoints }, 'node is up');
   return {
@@ -123,13 +168,46 @@ export async function up(cfg: Config, opts: UpOptions = {}): Promise<RunningNode
     store,
     logger,
     stop: async () => {
+      // Drain first: /health/ready turns 503 so the balancer sends new clients elsewhere, and a leader
+      // hands over (thesis §3.10) so writes do not wait for an election: a rolling upgrade loses nothing.
+      draining = true;
+      if (cluster) handOverLeadership(store, cfg.nodeId);
+      await sleep(cfg.drainMs ?? (cluster ? defaultClusterDrainMs : 0));
       gc.stop();
       await smtp.stop();
       await pop3.close();
+      await imap.close();
+      await gossip?.stop();
+      await replication?.stop();
       await admin.close();
       await store.close();
+      await cluster?.close();
     },
   };
+}
+
+/** The MIME summary (ENVELOPE, BODYSTRUCTURE, offsets) computed once at delivery and kept with the message. */
+async function summarizeBody(body: AsyncIterable<Uint8Array>, sizeBytes: number): Promise<Uint8Array> {
+  const bytes = Buffer.allocUnsafe(sizeBytes);
+  let off = 0;
+  for await (const chunk of body) {
+    const n = Math.min(chunk.length, sizeBytes - off);
+    if (n <= 0) break;
+    bytes.set(chunk.subarray(0, n), off);
+    off += n;
+  }
+  // Empty when the summary would not fit the store's extras limit: readers then compute it on the fly.
+  return summaryExtras(bytes.subarray(0, off))?.summary ?? new Uint8Array(0);
+}
+
+/** How long a cluster node stays up, not ready, before it stops: two of HAProxy's check intervals and more. */
+export const defaultClusterDrainMs = 1_500;
+
+function handOverLeadership(store: Store, self: string): void {
+  const st = store.status();
+  if (st.raft.role !== 'leader') return;
+  const to = store.members().voters.find((v) => v !== self);
+  if (to !== undefined) store.transferLeadership(to);
 }
 
 /** Minutes between blob GC sweeps. */

@@ -1,9 +1,9 @@
 // Raft Transport over TCP: one outbound connection per peer, length-prefixed MessagePack frames, bounded queues.
 // Owns sockets only; it never interprets Raft beyond checking that a peer speaks for itself (from/to).
 //
-// SECURITY NOTE: plain TCP, no authentication or encryption. Bind it to loopback only. Mutual TLS
-// (node:tls, each node's certificate naming its NodeId, checked against the hello) replaces the
-// plain sockets with the cluster issue; until then any local process can speak for any peer.
+// SECURITY NOTE: plain TCP, no authentication or encryption: for benches and in-process tests on
+// loopback only. Nodes use tls-transport.ts (mutual TLS, certificates of the cluster CA naming each
+// node id); with this one any local process can speak for any peer.
 
 import net from 'node:net';
 import type { Transport } from '../raft/transport.ts';

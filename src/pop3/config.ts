@@ -45,6 +45,12 @@ export interface Pop3ServerConfig {
    * client spoof its address.
    */
   proxyProtocol?: 'off' | 'required';
+  /**
+   * With proxyProtocol 'required': the balancers' addresses. Only connections from them must start with
+   * a header; others are served as direct clients (Dovecot's haproxy_trusted_networks). Absent: every
+   * connection must.
+   */
+  trustedProxies?: readonly string[];
   /** Inactivity (waiting for a command, or for the client to read) before closing silently. RFC 1939 §3: at least 10 minutes. Default 10 minutes. */
   idleTimeoutMs?: number;
   /** Time for a TLS handshake. Default 30 s. */
@@ -74,6 +80,8 @@ export interface ResolvedPop3Config {
   readonly tls: SecureContextOptions | undefined;
   readonly allowPlaintextAuth: boolean;
   readonly proxyProtocol: 'off' | 'required';
+  /** Addresses that must send a PROXY header (unmapped IPv4/IPv6 text); null = every connection. */
+  readonly trustedProxies: ReadonlySet<string> | null;
   readonly idleTimeoutMs: number;
   readonly tlsHandshakeTimeoutMs: number;
   readonly proxyHeaderTimeoutMs: number;
@@ -121,6 +129,7 @@ export function resolvePop3Config(c: Pop3ServerConfig): ResolvedPop3Config {
     tls: c.tls,
     allowPlaintextAuth: c.allowPlaintextAuth ?? false,
     proxyProtocol,
+    trustedProxies: c.trustedProxies === undefined ? null : new Set(c.trustedProxies.map(unmapIPv4)),
     idleTimeoutMs: integer('idleTimeoutMs', idleTimeoutMs, pop3IdleTimeoutMsMin),
     tlsHandshakeTimeoutMs: integer('tlsHandshakeTimeoutMs', c.tlsHandshakeTimeoutMs ?? pop3TlsHandshakeTimeoutMsDefault, 1),
     proxyHeaderTimeoutMs: integer('proxyHeaderTimeoutMs', c.proxyHeaderTimeoutMs ?? pop3ProxyHeaderTimeoutMsDefault, 1),
@@ -132,4 +141,9 @@ export function resolvePop3Config(c: Pop3ServerConfig): ResolvedPop3Config {
     authFailuresPerIpMax: integer('authFailuresPerIpMax', c.authFailuresPerIpMax ?? pop3AuthFailuresPerIpMaxDefault, 1),
     authFailureWindowMs: integer('authFailureWindowMs', c.authFailureWindowMs ?? pop3AuthFailureWindowMsDefault, 1),
   };
+}
+
+/** '::ffff:127.0.0.2' -> '127.0.0.2', so an IPv4 address matches however the socket reports it. */
+export function unmapIPv4(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Pop3Backend } from './backend.ts';
-import { type Pop3ListenAddress, type Pop3ServerConfig, type ResolvedPop3Config, resolvePop3Config } from './config.ts';
+import { type Pop3ListenAddress, type Pop3ServerConfig, type ResolvedPop3Config, resolvePop3Config, unmapIPv4 } from './config.ts';
 import { Pop3Connection } from './connection.ts';
 import { Pop3Error } from './errors.ts';
 import { AuthFailureTracker, ConnectionCounter } from './limiters.ts';
@@ -145,7 +145,7 @@ export class Pop3Server {
   private async admit(kind: ListenerKind, raw: net.Socket, cid: string, peerIp: string, entry: LiveConnection): Promise<void> {
     let clientIp = peerIp;
     const base = { subsystem: 'pop3', cid, listener: kind };
-    if (this.config.proxyProtocol === 'required') {
+    if (this.config.proxyProtocol === 'required' && (this.config.trustedProxies?.has(unmapIPv4(peerIp)) ?? true)) {
       const proxied = await readProxyHeader(raw, this.config.proxyHeaderTimeoutMs, this.timers);
       if (!proxied.ok) {
         this.logger.warn({ ...base, event: 'proxy-header-invalid', peer: peerIp, reason: proxied.reason }, 'PROXY header missing or invalid: closing');

@@ -18,7 +18,7 @@ const port = (hostPort: string | undefined): number => Number(hostPort!.split(':
 test('PROXY v1 and v2 from a trusted balancer: the real client address reaches Received; POP3 requires the header', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'stormo-proxy-'));
   const node = await up(
-    parseConfig({ dataDir: dir, logLevel: 'warn', proxy: { trustedProxies: ['127.0.0.1'] }, listen: { admin: 0, smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0 } }),
+    parseConfig({ dataDir: dir, logLevel: 'warn', proxy: { trustedProxies: ['127.0.0.1'] }, listen: { admin: 0, smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0, imap: 0, imaps: 0 } }),
   );
   try {
     const token = (await readFile(join(dir, 'admin.token'), 'utf8')).trim();
@@ -60,6 +60,42 @@ test('PROXY v1 and v2 from a trusted balancer: the real client address reaches R
       setTimeout(() => s.destroy(), 8_000);
     });
     assert.doesNotMatch(greeting, /^\+OK/);
+  } finally {
+    await node.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** The first bytes a server sends to a connection from `localAddress`, or '' when it closes without a word. */
+function firstWords(port: number, localAddress: string, send?: Buffer): Promise<string> {
+  return new Promise<string>((resolve) => {
+    let got = '';
+    const s = connect({ port, host: '127.0.0.1', localAddress }, () => {
+      if (send) s.write(send);
+    });
+    s.on('data', (d) => {
+      got += d.toString();
+      if (got.includes('\n')) s.destroy();
+    });
+    s.on('close', () => resolve(got));
+    s.on('error', () => resolve(got));
+    setTimeout(() => s.destroy(), 8_000);
+  });
+}
+
+test('only the trusted balancer address must send a header; direct clients are served as they are', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'stormo-proxy-'));
+  const node = await up(
+    parseConfig({ dataDir: dir, logLevel: 'warn', proxy: { trustedProxies: ['127.0.0.2'] }, listen: { admin: 0, smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0, imap: 0, imaps: 0 } }),
+  );
+  try {
+    const e = node.endpoints;
+    const v1 = Buffer.from('PROXY TCP4 198.51.100.4 127.0.0.1 40000 110\r\n');
+    for (const [name, hostPort, greeting] of [['smtp', e.smtp, /^220 /], ['pop3', e.pop3, /^\+OK/], ['imap', e.imap, /^\* OK/]] as const) {
+      assert.match(await firstWords(port(hostPort), '127.0.0.1', undefined), greeting, `${name}: a direct client is greeted`);
+      assert.doesNotMatch(await firstWords(port(hostPort), '127.0.0.2', Buffer.from('HELLO\r\n')), greeting, `${name}: the balancer's address without a header is not`);
+      assert.match(await firstWords(port(hostPort), '127.0.0.2', v1), greeting, `${name}: the balancer's address with a header is`);
+    }
   } finally {
     await node.stop();
     await rm(dir, { recursive: true, force: true });
