@@ -20,6 +20,8 @@ export interface StoredMessage {
   /** SHA-256 of the stored bytes after the node's own trace headers, or null if unreadable. */
   readonly sha256: string | null;
   readonly flags: readonly string[];
+  /** The stored body's blob id (SHA-256 of the whole stored message), to check its copies. */
+  readonly blobId?: string;
 }
 
 export interface AccountView {

@@ -177,7 +177,7 @@ export async function readView(node: string, t: HostPort, accounts: readonly str
           for (const m of await client.fetchAll('1:*', { uid: true, flags: true, source: true })) {
             const part = m.source ? clientPart(m.source) : null;
             const id = part ? /^X-Chaos-Id: (\S+)/.exec(part.toString('latin1'))?.[1] ?? null : null;
-            messages.push({ id, uid: m.uid, sha256: part ? sha256(part) : null, flags: [...(m.flags ?? [])] });
+            messages.push({ id, uid: m.uid, sha256: part ? sha256(part) : null, flags: [...(m.flags ?? [])], ...(m.source ? { blobId: sha256(m.source) } : {}) });
           }
         }
         out.set(account, { uidValidity: Number(client.mailbox ? client.mailbox.uidValidity : 0), messages });
