@@ -60,7 +60,7 @@ export class ChaosCluster {
   }
 
   /** Create identities and configs, start the link proxies and every node, wait until all are up. */
-  static async start(dataDir: string, n: number, basePort: number): Promise<ChaosCluster> {
+  static async start(dataDir: string, n: number, basePort: number, configPatch: Record<string, unknown> = {}): Promise<ChaosCluster> {
     const c = new ChaosCluster(resolve(dataDir));
     const files = await createLocalCluster({ nodes: n, dataDir: c.dataDir, basePort, bin: stormoBin, logLevel: 'warn' });
     for (let i = 1; i <= n; i++) c.nodes.push({ id: `n${i}`, dir: join(c.dataDir, `n${i}`), configFile: files[i - 1]!, proc: null, paused: false, endpoints: {} });
@@ -72,7 +72,7 @@ export class ChaosCluster {
         cfg.cluster.peers[peer] = `127.0.0.1:${proxy.port}`;
       }
       cfg.drainMs = 0;
-      await writeFile(node.configFile, `${JSON.stringify(cfg, null, 2)}\n`);
+      await writeFile(node.configFile, `${JSON.stringify({ ...cfg, ...configPatch }, null, 2)}\n`);
     }
     await Promise.all(c.nodes.map((node) => c.startNode(node)));
     c.adminToken = (await readFile(join(c.nodes[0]!.dir, 'admin.token'), 'utf8')).trim();

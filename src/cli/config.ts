@@ -47,6 +47,11 @@ export const configSchema = z
     imapAppendLimitBytes: z.number().int().min(1024).max(1 << 30).optional(),
     /** Largest message accepted, bytes (SMTP SIZE, RFC 1870). */
     messageBytesMax: z.number().int().min(1024).max(1 << 30).default(50 * 1024 * 1024),
+    /**
+     * SMTP connections at once from one client address (Postfix's smtpd_client_connection_count_limit).
+     * Default 50. Raise it where many clients share an address (a NAT, a load generator).
+     */
+    smtpConnectionsPerIpMax: z.number().int().min(1).max(100_000).optional(),
     /** On stop, ms spent not ready (the balancer moves clients away) before closing. Default 1500 in a cluster, 0 alone. */
     drainMs: z.number().int().min(0).max(600_000).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

@@ -108,7 +108,7 @@ export async function up(cfg: Config, opts: UpOptions = {}): Promise<RunningNode
         submission: { port: cfg.listen.submission, proxyProtocol: cfg.proxy },
         submissions: { port: cfg.listen.submissions, proxyProtocol: cfg.proxy },
       },
-      limits: { messageBytesMax: cfg.messageBytesMax },
+      limits: { messageBytesMax: cfg.messageBytesMax, ...(cfg.smtpConnectionsPerIpMax === undefined ? {} : { connectionsPerIpMax: cfg.smtpConnectionsPerIpMax }) },
     },
     { backend: storeSmtpBackend(store, blobs, { diskReserveBytes: cfg.diskReserveBytes, summarize: summarizeBody }), logger },
   );
