@@ -67,7 +67,8 @@ export function haproxyConfig(
     const targets = nodes.filter((n) => n.ports[service] !== undefined);
     if (port === undefined || targets.length === 0) continue;
     out.push(`frontend ${service}`, `  bind ${listen.host}:${port}`, `  default_backend ${service}_nodes`, '');
-    out.push(`backend ${service}_nodes`, '  balance roundrobin');
+    // IMAP sessions last long (IDLE): spread by open sessions, not by arrivals.
+    out.push(`backend ${service}_nodes`, `  balance ${service === 'imap' || service === 'imaps' ? 'leastconn' : 'roundrobin'}`);
     for (const n of targets) out.push(`  server ${n.id} ${n.host}:${n.ports[service]} check port ${n.adminPort}`);
     out.push('');
   }

@@ -8,6 +8,7 @@ import { AdminClient } from './client.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { up } from './up.ts';
 import { runInit, runJoin, runRemove, runStatus, runToken } from './cluster-commands.ts';
+import { initCluster, parseFounders } from './cluster-founders.ts';
 import { localBalancerPorts, upLocalCluster } from './cluster-local.ts';
 
 const usage = `usage: stormo <command> [options]
@@ -19,6 +20,8 @@ const usage = `usage: stormo <command> [options]
   init [--node-id ID] [--cluster-listen HOST:PORT] [--join-port P]   create a cluster: its CA, this node's identity and config
   token [--ttl SECONDS]                  a one-time join token (from the node holding the CA key)
   join --token T --node-id ID [--cluster-listen HOST:PORT]   get this node's certificate from a member; writes its config
+  init-cluster --nodes ID=HOST,ID=HOST,... --out DIR [--balancer-address ADDR] [--container-data PATH]
+                                          founding members on separate hosts: CA, identities, configs (DIR/ID)
   remove NODE_ID                         take a member out of the cluster
   status [--json]                        members, leader, term, commit/applied and readiness per node
   domain add NAME [--tenant T] | list | remove NAME
@@ -133,6 +136,9 @@ export async function main(argv: string[]): Promise<void> {
       tenant: { type: 'string' },
       nodes: { type: 'string' },
       balancer: { type: 'boolean' },
+      out: { type: 'string' },
+      'balancer-address': { type: 'string' },
+      'container-data': { type: 'string' },
       'base-port': { type: 'string' },
       'node-id': { type: 'string' },
       'cluster-listen': { type: 'string' },
@@ -156,6 +162,17 @@ export async function main(argv: string[]): Promise<void> {
   if (cmd === 'join') return runJoin(c);
   if (cmd === 'token') return runToken(c);
   if (cmd === 'remove') return runRemove(c, args[0]);
+  if (cmd === 'init-cluster') {
+    if (values.nodes === undefined || values.out === undefined) throw new Error(`stormo init-cluster: --nodes and --out are required\n\n${usage}`);
+    const containerData = values['container-data'];
+    const files = await initCluster({
+      out: values.out,
+      nodes: parseFounders(values.nodes),
+      balancerAddress: values['balancer-address'],
+      dataDirOf: containerData === undefined ? undefined : (id) => `${containerData}/${id}`,
+    });
+    return console.log(files.join('\n'));
+  }
   if (cmd === 'status') return runStatus(c);
   if (cmd === 'domain' || cmd === 'user' || cmd === 'alias') return runDirectory(cmd, args, values);
   throw new Error(`unknown command: ${cmd}\n\n${usage}`);
