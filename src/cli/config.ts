@@ -3,6 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { filterConfigSchema } from '../filter/index.ts';
 
 const port = z.number().int().min(0).max(65_535);
 
@@ -52,6 +53,11 @@ export const configSchema = z
      * Default 50. Raise it where many clients share an address (a NAT, a load generator).
      */
     smtpConnectionsPerIpMax: z.number().int().min(1).max(100_000).optional(),
+    /**
+     * The washer (DNSBL, SPF/DKIM/DMARC/ARC, spamd or rspamd, clamd): see src/filter/config.ts. Absent:
+     * no checks, every accepted message goes to INBOX.
+     */
+    filter: filterConfigSchema.optional(),
     /** On stop, ms spent not ready (the balancer moves clients away) before closing. Default 1500 in a cluster, 0 alone. */
     drainMs: z.number().int().min(0).max(600_000).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

@@ -11,10 +11,11 @@ import { promisify } from 'node:util';
 import pino, { type Logger } from 'pino';
 import { buildAdmin } from '../admin/server.ts';
 import { type Blobs, BlobStore, collectGarbage } from '../blob/index.ts';
-import { ImapServer, summaryExtras } from '../imap/index.ts';
+import { createJunkLearner, createWasher, type JunkLearner, parseFilterConfig } from '../filter/index.ts';
+import { type ImapHooks, ImapServer, summaryExtras } from '../imap/index.ts';
 import { Pop3Server } from '../pop3/server.ts';
 import { storePop3Backend } from '../pop3/store-backend.ts';
-import { SmtpFrontEnd } from '../smtp/index.ts';
+import { SmtpFrontEnd, defaultSmtpLimits } from '../smtp/index.ts';
 import { storeSmtpBackend } from '../smtp/store-backend.ts';
 import { Store } from '../store/index.ts';
 import { startClusterBlobs, startClusterGossip, startClusterNode, storeClusterOptions } from './cluster-wiring.ts';
@@ -110,7 +111,13 @@ export async function up(cfg: Config, opts: UpOptions = {}): Promise<RunningNode
       },
       limits: { messageBytesMax: cfg.messageBytesMax, ...(cfg.smtpConnectionsPerIpMax === undefined ? {} : { connectionsPerIpMax: cfg.smtpConnectionsPerIpMax }) },
     },
-    { backend: storeSmtpBackend(store, blobs, { diskReserveBytes: cfg.diskReserveBytes, summarize: summarizeBody }), logger },
+    {
+      backend: storeSmtpBackend(store, blobs, { diskReserveBytes: cfg.diskReserveBytes, summarize: summarizeBody }),
+      logger,
+      ...(cfg.filter
+        ? { hooks: createWasher(cfg.filter, { settings: store.queries, logger, hostname: cfg.hostname, smtpBackendCallTimeoutMs: defaultSmtpLimits.backendCallTimeoutMs }) }
+        : {}),
+    },
   );
   const smtpBound = await smtp.start();
   const pop3 = new Pop3Server({
@@ -139,6 +146,7 @@ export async function up(cfg: Config, opts: UpOptions = {}): Promise<RunningNode
     store,
     blobs,
     logger,
+    hooks: junkLearning(cfg.filter ? createJunkLearner(parseFilterConfig(cfg.filter)) : null, blobs, logger),
   });
   const imapBound = await imap.listen();
   // Soft state (liveness, load, repair hints) with the other members over libp2p; in `stormo status`.
@@ -198,6 +206,29 @@ async function summarizeBody(body: AsyncIterable<Uint8Array>, sizeBytes: number)
   }
   // Empty when the summary would not fit the store's extras limit: readers then compute it on the fly.
   return summaryExtras(bytes.subarray(0, off))?.summary ?? new Uint8Array(0);
+}
+
+/** Bodies learned per IMAP COPY/MOVE into or out of Junk; a larger move teaches the first ones only. */
+export const junkLearnPerMoveMax = 100;
+
+/** A move into Junk teaches the engine spam, out of Junk ham (spamd TELL or rspamd learn), in the background. */
+function junkLearning(learner: JunkLearner | null, blobs: Blobs, logger: Logger): ImapHooks {
+  if (learner === null) return {};
+  return {
+    onMessagesMoved(e) {
+      const as = e.to === '\\Junk' ? 'spam' : e.from === '\\Junk' ? 'ham' : null;
+      if (as === null) return;
+      void (async () => {
+        for (const id of e.blobIds.slice(0, junkLearnPerMoveMax)) {
+          try {
+            await learner.learn(await blobs.get(id), as);
+          } catch (err) {
+            logger.warn({ subsystem: 'filter', event: 'learnFailed', accountId: e.accountId, blobId: id, as, err: String(err) }, 'the spam engine did not learn a moved message');
+          }
+        }
+      })();
+    },
+  };
 }
 
 /** How long a cluster node stays up, not ready, before it stops: two of HAProxy's check intervals and more. */
