@@ -86,7 +86,17 @@ export class ImapServer {
   async listen(): Promise<ImapServerAddresses> {
     if (this.closing) throw new ImapError('NOT_LISTENING', 'server already closed');
     if (this.listeners.size > 0) throw new ImapError('LISTEN_FAILED', 'listen() called twice');
-    this.unsubscribe = this.store.onChanges((changes) => this.registry.dispatch(changes));
+    const offChanges = this.store.onChanges((changes) => this.registry.dispatch(changes));
+    // A snapshot installed from a peer replaces the whole state without per-folder changes: sessions'
+    // views cannot be brought up to date, so they end with BYE and their clients resynchronize.
+    const offRestored = this.store.onRestored(() => {
+      this.logger.warn({ subsystem: 'imap', event: 'state-restored', sessions: this.live.size }, 'store state replaced from a snapshot: closing sessions');
+      for (const c of this.live.keys()) c.session?.shutdown();
+    });
+    this.unsubscribe = () => {
+      offChanges();
+      offRestored();
+    };
     const out: { plain?: net.AddressInfo; implicitTls?: net.AddressInfo } = {};
     if (this.config.plain !== undefined) out.plain = await this.bind('plain', this.config.plain);
     if (this.config.implicitTls !== undefined) out.implicitTls = await this.bind('implicitTls', this.config.implicitTls);
