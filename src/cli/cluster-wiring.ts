@@ -120,7 +120,8 @@ export async function startClusterGossip(cluster: ClusterNode, store: Store, blo
       const c = store.members();
       return [...c.voters, ...c.learners];
     },
-    probes: { role: () => store.status().role, ...probes },
+    // Bodies stored (SMTP deliveries and IMAP APPENDs on this node) stand for messages accepted.
+    probes: { role: () => store.status().role, messagesAccepted: () => blobs.counters.puts - blobs.counters.putsQuorumFailed, ...probes },
     hints: gossipHintsOf(blobs),
     logger: logger.child({ subsystem: 'cluster' }),
   });

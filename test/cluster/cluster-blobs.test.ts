@@ -59,7 +59,7 @@ interface Node {
   exited: Promise<void>;
 }
 
-test('bodies are replicated to all three nodes, read on another node, and repaired after a SIGKILL', { timeout: 120_000 }, async () => {
+test('bodies are replicated to all three nodes, read on another node, and repaired after a SIGKILL', { timeout: 240_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'stormo-blobs-'));
   const base = await freeRange(portsPerNode * 3);
   const files = await createLocalCluster({ nodes: 3, dataDir: dir, basePort: base, logLevel: 'warn', bin });
@@ -99,7 +99,7 @@ test('bodies are replicated to all three nodes, read on another node, and repair
   };
   try {
     for (const id of ids) start(id);
-    await waitFor('three ready members', 45_000, async () => {
+    await waitFor('three ready members', 90_000, async () => {
       for (const id of ids) if (nodes.get(id)!.proc.exitCode !== null) throw new Error(`${id} exited`);
       const st = await status('n1');
       return st.nodes.filter((n) => n.ready === true).length === 3 ? true : undefined;
@@ -107,11 +107,14 @@ test('bodies are replicated to all three nodes, read on another node, and repair
       throw new Error(`${e.message}\n${output.slice(-4000)}`);
     });
     // Gossip: every node hears the two others, with their load, in its status.
-    await waitFor('gossip between all three', 10_000, async () => {
-      for (const id of ids) for (const peer of ids) if (peer !== id && !((await gossipOf(id, peer))?.lastSeenMs! < 3_000)) return undefined;
+    await waitFor('gossip between all three', 20_000, async () => {
+      for (const id of ids) for (const peer of ids) {
+        const seen = peer === id ? 0 : (await gossipOf(id, peer))?.lastSeenMs;
+        if (seen === null || seen === undefined || seen > 3_000) return undefined;
+      }
       return true;
     });
-    assert.equal(typeof (await gossipOf('n1', 'n2'))?.load?.loopLagMs, 'number', JSON.stringify((await status('n1')).gossip));
+    assert.equal(typeof (await gossipOf('n1', 'n2'))?.load?.loopLagMs, 'number');
     assert.deepEqual(Object.keys((await gossipOf('n1', 'n2'))?.load?.connections ?? {}).sort(), ['imap', 'pop3']);
     assert.equal((await admin('n1', 'POST', '/v1/domains', { name: 'example.com' })).status, 201);
     assert.equal((await admin('n1', 'POST', '/v1/users', { address: 'alice@example.com', password: 'wonderland' })).status, 201);
@@ -145,7 +148,7 @@ test('bodies are replicated to all three nodes, read on another node, and repair
     }
     for (const n of [2, 3]) missed.push(sha256(await pop3Retr('n2', n)));
     assert.equal(new Set(missed).size, 2);
-    await waitFor('gossip on n1 to report n3 dead', 10_000, async () => ((await gossipOf('n1', 'n3'))?.alive === false ? true : undefined));
+    await waitFor('gossip on n1 to report n3 dead', 20_000, async () => ((await gossipOf('n1', 'n3'))?.alive === false ? true : undefined));
     for (const id of missed) {
       assert.ok(await exists(blobPath(nodeDir('n1'), id)), 'n1 holds it');
       assert.ok(await exists(blobPath(nodeDir('n2'), id)), 'n2 holds it');
@@ -154,16 +157,16 @@ test('bodies are replicated to all three nodes, read on another node, and repair
 
     // n3 returns: its repair loop (after catching up) pulls what it missed, and status reports nothing missing.
     start('n3');
-    await waitFor('n3 to get its copies back', 45_000, async () => {
+    await waitFor('n3 to get its copies back', 60_000, async () => {
       for (const id of missed) if (!(await exists(blobPath(nodeDir('n3'), id)))) return undefined;
       return true;
     }).catch((e: Error) => {
       throw new Error(`${e.message}\n${output.slice(-4000)}`);
     });
-    await waitFor('gossip on n1 to hear n3 again', 10_000, async () => ((await gossipOf('n1', 'n3'))?.alive === true ? true : undefined));
+    await waitFor('gossip on n1 to hear n3 again', 30_000, async () => ((await gossipOf('n1', 'n3'))?.alive === true ? true : undefined));
     const repaired = await readFile(blobPath(nodeDir('n3'), missed[1]!));
     assert.equal(sha256(repaired), missed[1], 'the repaired copy is verified');
-    await waitFor('status: no missing blob copies on any node', 15_000, async () => {
+    await waitFor('status: no missing blob copies on any node', 30_000, async () => {
       for (const id of ids) if ((await status(id)).missingBlobCopies !== 0) return undefined;
       return true;
     });
