@@ -106,7 +106,7 @@ interface NodeRow {
 /** `stormo status`: members, leader, term, commit/applied and readiness per node. */
 export async function runStatus(o: ClusterCommandOptions & { json?: boolean | undefined }): Promise<void> {
   const api = await AdminClient.fromDataDir(o.data ?? './data');
-  const st = await api.call<{ nodeId: string; members: { voters: string[]; learners: string[] } | null; nodes: NodeRow[] | null; addresses: Record<string, string>; missingBlobCopies: number | null; single?: Record<string, unknown> }>('GET', '/v1/cluster/status');
+  const st = await api.call<{ nodeId: string; members: { voters: string[]; learners: string[] } | null; nodes: NodeRow[] | null; addresses: Record<string, string>; missingBlobCopies: number | null; single?: Record<string, unknown>; gossip?: { members: GossipRow[] } | null }>('GET', '/v1/cluster/status');
   if (o.json) return console.log(JSON.stringify(st, null, 2));
   if (st.members === null || st.nodes === null) {
     console.log(`single node ${st.nodeId} (no cluster): ${JSON.stringify(st.single ?? {})}`);
@@ -120,4 +120,16 @@ export async function runStatus(o: ClusterCommandOptions & { json?: boolean | un
     if (!n.reachable) console.log([n.id, addr, 'unreachable', '-', '-', '-', 'no', n.error ?? ''].join('\t'));
     else console.log([n.id, addr, n.role, n.term, n.commit, n.applied, n.ready ? 'yes' : 'no'].join('\t'));
   }
+  // Soft state as this node last heard it through gossip (liveness, event-loop lag, sessions, msg/s).
+  for (const g of st.gossip?.members ?? []) {
+    const load = g.load ? `loop lag ${g.load.loopLagMs} ms, ${Object.entries(g.load.connections).map(([k, v]) => `${k} ${v}`).join(', ') || 'no sessions'}, ${g.load.messagesPerSecond} msg/s` : 'no load heard';
+    console.log(`gossip ${g.nodeId}: ${g.alive ? 'alive' : 'DEAD'}, last heard ${g.lastSeenMs === null ? 'never' : `${g.lastSeenMs} ms ago`}, ${load}`);
+  }
+}
+
+interface GossipRow {
+  nodeId: string;
+  alive: boolean;
+  lastSeenMs: number | null;
+  load: { loopLagMs: number; connections: Record<string, number>; messagesPerSecond: number } | null;
 }
