@@ -199,13 +199,18 @@ function fingerprint(v: NodeView): string {
 
 /** The longest stretch without a successful 250 while the workload ran (majority up throughout). */
 export function maxUnavailableMs(deliveries: readonly Delivery[], fromMs: number, toMs: number): number {
+  const g = longestGap(deliveries, fromMs, toMs);
+  return g.toMs - g.fromMs;
+}
+
+/** Where that stretch was, to set beside the nemesis's log. */
+export function longestGap(deliveries: readonly Delivery[], fromMs: number, toMs: number): { fromMs: number; toMs: number } {
   const acks = deliveries.flatMap((d) => (d.ackMs === null ? [] : [d.ackMs])).sort((a, b) => a - b);
   let prev = fromMs;
-  let max = 0;
-  for (const t of acks) {
-    if (t < fromMs) continue;
-    max = Math.max(max, t - prev);
+  let best = { fromMs, toMs: fromMs };
+  for (const t of [...acks.filter((a) => a >= fromMs), toMs]) {
+    if (t - prev > best.toMs - best.fromMs) best = { fromMs: prev, toMs: t };
     prev = t;
   }
-  return Math.max(max, toMs - prev);
+  return best;
 }

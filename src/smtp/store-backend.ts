@@ -87,6 +87,10 @@ export function storeSmtpBackend(store: Store, blobs: Blobs, o: StoreSmtpBackend
     },
 
     async deliver(req: DeliveryRequest) {
+      // A node that knows of no leader (cut off from a majority, or an election under way) answers at
+      // once: the client retries through the balancer on a node that can commit, instead of waiting
+      // out the store's retry deadline here.
+      if (store.status().leader === '') throw new SmtpBackendError('UNAVAILABLE', 'no Raft leader is known to this node now');
       let blobId: string;
       try {
         if (o.diskReserveBytes > 0 && (await freeBytes(blobs.dir)) - req.sizeBytes < o.diskReserveBytes) {
