@@ -301,6 +301,9 @@ export class Store {
     const st = this.driver.status();
     if (st.state !== 'running' || st.raft.lead === noNode || st.restoring || this.machine.isRestoring()) return false;
     if (st.raft.commit - st.applied > replicationLimits.readyLagEntriesMax) return false;
+    // Alone, this node is its own quorum: leading is enough. In a cluster a recent ReadIndex proves a
+    // majority still answers (a leader cut off keeps its role until check-quorum steps it down).
+    if (!this.clustered) return true;
     return performance.now() - this.lastProbeOkMs <= replicationLimits.readyProbeFreshMs;
   }
 
