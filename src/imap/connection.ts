@@ -7,12 +7,12 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import zlib from 'node:zlib';
 import type { Blobs } from '../blob/index.ts';
+import { type SocketHandlers, attachSocket, detachSocket, endGracefully, upgradeInPlace } from '../net/client-socket.ts';
+import type { AdmittedConnection } from '../net/front-door.ts';
+import { type LogFields, type Logger, errorFields } from '../net/logger.ts';
+import type { LoginLimit } from '../net/login-limit.ts';
+import type { Timers } from '../net/timers.ts';
 import type { AccountRecord, FolderChange, Store } from '../store/index.ts';
-import type { AuthFailureTracker } from '../pop3/limiters.ts';
-import { type LogFields, type Pop3Logger as Logger, errorFields } from '../pop3/logger.ts';
-import { ipLimitKey } from '../pop3/proto/ip-address.ts';
-import { type Pop3Timers as Timers, sleep } from '../pop3/timers.ts';
-import { upgradeToTls } from '../pop3/tls-upgrade.ts';
 import { capabilityLine } from './commands/capability.ts';
 import { commandTable, isCommandName } from './commands/index.ts';
 import { type Call, type Completion, type Session, type SessionState, bad, no, ok } from './commands/spec.ts';
@@ -25,19 +25,14 @@ import { InputBuffer, type LineEvent, literalAtEnd } from './proto/input.ts';
 import { ParseError, Reader } from './proto/reader.ts';
 import type { SessionRegistry } from './registry.ts';
 
-export interface ConnectionOptions {
-  readonly cid: string;
-  readonly clientIp: string;
-  readonly socket: net.Socket;
-  readonly secure: boolean;
+/** The admitted connection (socket, client address, scoped log, login limits) and what the session needs besides. */
+export interface ConnectionOptions extends AdmittedConnection {
   readonly config: ResolvedImapConfig;
   readonly secureContext: tls.SecureContext | undefined;
   readonly store: Store;
   readonly blobs: Blobs;
   readonly hooks: ImapHooks;
-  readonly log: Logger;
   readonly timers: Timers;
-  readonly authFailures: AuthFailureTracker;
   readonly registry: SessionRegistry;
 }
 
@@ -65,7 +60,7 @@ export class ImapConnection implements Session {
 
   private readonly secureContext: tls.SecureContext | undefined;
   private readonly timers: Timers;
-  private readonly authFailures: AuthFailureTracker;
+  private readonly logins: LoginLimit;
   private readonly registry: SessionRegistry;
   private readonly input = new InputBuffer();
   private socket: net.Socket;
@@ -81,7 +76,6 @@ export class ImapConnection implements Session {
   private waiter: (() => void) | undefined;
   private badCommands = 0;
   private commands = 0;
-  private authFailuresHere = 0;
   private closeReason = 'client closed';
   private readonly startedAt: number;
 
@@ -95,7 +89,7 @@ export class ImapConnection implements Session {
     this.log = o.log;
     this.secureContext = o.secureContext;
     this.timers = o.timers;
-    this.authFailures = o.authFailures;
+    this.logins = o.logins;
     this.registry = o.registry;
     this.socket = o.socket;
     this.isSecure = o.secure;
@@ -141,7 +135,7 @@ export class ImapConnection implements Session {
 
   /** Runs the session to its end; never rejects. */
   async run(): Promise<void> {
-    this.attach(this.socket);
+    attachSocket(this.socket, this.events);
     try {
       await this.send(`* OK [CAPABILITY ${capabilityLine(this)}] ${this.config.serverName} IMAP4rev2 ready\r\n`);
       while (this.open) {
@@ -357,15 +351,11 @@ export class ImapConnection implements Session {
   }
 
   authBlocked(): boolean {
-    return this.authFailures.isBlocked(ipLimitKey(this.clientIp));
+    return this.logins.blocked();
   }
 
   async authFailed(): Promise<{ readonly closeAfterReply: boolean }> {
-    this.authFailuresHere++;
-    const key = ipLimitKey(this.clientIp);
-    this.authFailures.recordFailure(key);
-    await sleep(this.timers, this.config.authFailureDelayMs);
-    const closeAfterReply = this.authFailuresHere >= this.config.authFailuresPerConnectionMax || this.authFailures.isBlocked(key);
+    const closeAfterReply = await this.logins.failed();
     if (closeAfterReply) this.closeReason = 'too many failed logins';
     return { closeAfterReply };
   }
@@ -439,15 +429,27 @@ export class ImapConnection implements Session {
     this.waiter?.();
   }
 
-  private readonly onData = (chunk: Buffer): void => {
-    if (this.inflate) {
-      this.inflate.write(chunk);
-      return;
-    }
-    this.input.push(chunk);
-    // One chunk at a time: the buffer stays bounded and a pipelining client waits for our replies.
-    this.socket.pause();
-    this.wake();
+  private readonly events: SocketHandlers = {
+    data: (chunk) => {
+      if (this.inflate) {
+        this.inflate.write(chunk);
+        return;
+      }
+      this.input.push(chunk);
+      // One chunk at a time: the buffer stays bounded and a pipelining client waits for our replies.
+      this.socket.pause();
+      this.wake();
+    },
+    end: () => {
+      this.inputEnded = true;
+      this.wake();
+    },
+    close: () => {
+      this.closed = true;
+      this.wake();
+    },
+    drain: () => this.wake(),
+    error: (e) => this.log.info({ event: 'socket-error', ...errorFields(e) }, 'socket error'),
   };
 
   private readonly onInflated = (chunk: Buffer): void => {
@@ -456,40 +458,6 @@ export class ImapConnection implements Session {
     if (this.input.buffered > imapCommandBytesMax) this.socket.pause();
     this.wake();
   };
-
-  private readonly onEnd = (): void => {
-    this.inputEnded = true;
-    this.wake();
-  };
-
-  private readonly onClose = (): void => {
-    this.closed = true;
-    this.wake();
-  };
-
-  private readonly onDrain = (): void => {
-    this.wake();
-  };
-
-  private readonly onError = (e: Error): void => {
-    this.log.info({ event: 'socket-error', ...errorFields(e) }, 'socket error');
-  };
-
-  private attach(socket: net.Socket): void {
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('close', this.onClose);
-    socket.on('drain', this.onDrain);
-    socket.on('error', this.onError);
-  }
-
-  private detach(socket: net.Socket): void {
-    socket.off('data', this.onData);
-    socket.off('end', this.onEnd);
-    socket.off('close', this.onClose);
-    socket.off('drain', this.onDrain);
-    socket.off('error', this.onError);
-  }
 
   // ---- Output ----
 
@@ -513,21 +481,16 @@ export class ImapConnection implements Session {
     if (this.secureContext === undefined || this.isSecure) throw new Error('imap: startTls without a certificate or on a secure session');
     // Anything pipelined after STARTTLS was sent in the clear and must not be acted on (CVE-2011-0411).
     this.input.discard();
-    const raw = this.socket;
-    this.detach(raw);
-    raw.on('error', () => {});
-    const upgraded = await upgradeToTls(raw, this.secureContext, this.config.tlsHandshakeTimeoutMs, this.timers);
+    const upgraded = await upgradeInPlace(this.socket, this.events, this.secureContext, this.config.tlsHandshakeTimeoutMs, this.timers);
     if (!upgraded.ok) {
       this.log.info({ event: 'tls-failed', reason: upgraded.reason }, 'STARTTLS handshake failed');
       this.closeReason = 'STARTTLS handshake failed';
       this.closed = true;
-      raw.destroy();
       return false;
     }
     this.socket = upgraded.socket;
     this.isSecure = true;
     this.inputEnded = false;
-    this.attach(upgraded.socket);
     return true;
   }
 
@@ -566,13 +529,9 @@ export class ImapConnection implements Session {
     const socket = this.socket;
     if (!socket.destroyed) {
       if (this.ending) {
-        this.detach(socket);
-        socket.on('error', () => {});
-        socket.on('data', () => {});
-        socket.resume();
-        if (this.deflate) this.deflate.end(() => socket.end());
-        else socket.end();
-        this.timers.setTimeout(() => socket.destroy(), imapCloseLingerMs);
+        detachSocket(socket, this.events);
+        const deflate = this.deflate;
+        endGracefully(socket, this.timers, imapCloseLingerMs, deflate ? () => deflate.end(() => socket.end()) : undefined);
       } else socket.destroy();
     }
     this.inflate?.destroy();

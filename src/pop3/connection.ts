@@ -4,36 +4,29 @@
 
 import type net from 'node:net';
 import type tls from 'node:tls';
+import { type SocketHandlers, attachSocket, detachSocket, endGracefully, upgradeInPlace } from '../net/client-socket.ts';
+import type { AdmittedConnection } from '../net/front-door.ts';
+import { type LogFields, type Logger, errorFields } from '../net/logger.ts';
+import type { LoginLimit } from '../net/login-limit.ts';
+import type { Timers } from '../net/timers.ts';
 import type { Pop3Backend, SessionContext } from './backend.ts';
 import { type CommandArgs, type CommandName, commandTable, isCommandName } from './commands/index.ts';
 import type { CommandContext, CommandSpec, SendOutcome } from './commands/spec.ts';
 import type { ResolvedPop3Config } from './config.ts';
-import type { AuthFailureTracker } from './limiters.ts';
 import { pop3CloseLingerMs, pop3CommandLineBytesMax, pop3ListingLinesPerWrite } from './limits.ts';
-import { type LogFields, type Pop3Logger, errorFields } from './logger.ts';
 import { parseCommandLine } from './proto/command-line.ts';
-import { ipLimitKey } from './proto/ip-address.ts';
 import { type LineEvent, LineReader } from './proto/line-reader.ts';
 import { DotStuffer, TopCutter } from './proto/message-body.ts';
 import * as replies from './proto/replies.ts';
 import { type Reply, multilineTerminator, serializeContinuation, serializeListingLines, serializeReply } from './proto/reply.ts';
 import type { SessionState } from './session-state.ts';
-import { type Pop3Timers, sleep } from './timers.ts';
-import { upgradeToTls } from './tls-upgrade.ts';
 
-export interface ConnectionOptions {
-  readonly cid: string;
-  readonly clientIp: string;
-  /** TCP, or TLS for implicit-TLS listeners; the session owns it from now on. */
-  readonly socket: net.Socket;
-  readonly secure: boolean;
+/** The admitted connection (socket, client address, scoped log, login limits) and what the session needs besides. */
+export interface ConnectionOptions extends AdmittedConnection {
   readonly config: ResolvedPop3Config;
   readonly secureContext: tls.SecureContext | undefined;
   readonly backend: Pop3Backend;
-  /** Already scoped with subsystem, cid and ip. */
-  readonly log: Pop3Logger;
-  readonly timers: Pop3Timers;
-  readonly authFailures: AuthFailureTracker;
+  readonly timers: Timers;
 }
 
 export class Pop3Connection implements CommandContext {
@@ -41,13 +34,13 @@ export class Pop3Connection implements CommandContext {
   readonly clientIp: string;
   readonly serverName: string;
   readonly backend: Pop3Backend;
-  readonly log: Pop3Logger;
+  readonly log: Logger;
   state: SessionState = { name: 'AUTHORIZATION', pendingUser: undefined };
 
   private readonly config: ResolvedPop3Config;
   private readonly secureContext: tls.SecureContext | undefined;
-  private readonly timers: Pop3Timers;
-  private readonly authFailures: AuthFailureTracker;
+  private readonly timers: Timers;
+  private readonly logins: LoginLimit;
   private readonly reader = new LineReader();
   private readonly startedAt: number;
   private socket: net.Socket;
@@ -59,7 +52,6 @@ export class Pop3Connection implements CommandContext {
   private midResponse = false;
   private commands = 0;
   private badCommands = 0;
-  private authFailuresHere = 0;
   /** Wakes the one task waiting for the client (input, drain) or for the close. */
   private waiter: (() => void) | undefined;
   private closeReason = 'client closed';
@@ -73,7 +65,7 @@ export class Pop3Connection implements CommandContext {
     this.config = o.config;
     this.secureContext = o.secureContext;
     this.timers = o.timers;
-    this.authFailures = o.authFailures;
+    this.logins = o.logins;
     this.socket = o.socket;
     this.isSecure = o.secure;
     this.startedAt = o.timers.now();
@@ -105,7 +97,7 @@ export class Pop3Connection implements CommandContext {
 
   /** Runs the session to its end; never rejects. The socket is closed and the maildrop released when it resolves. */
   async run(): Promise<void> {
-    this.attach(this.socket);
+    attachSocket(this.socket, this.events);
     try {
       await this.reply(replies.greeting(this.serverName));
       while (this.open) {
@@ -212,47 +204,25 @@ export class Pop3Connection implements CommandContext {
     this.waiter?.();
   }
 
-  private readonly onData = (chunk: Buffer): void => {
-    this.reader.push(chunk);
-    // One chunk at a time: the reader's buffer stays bounded and a pipelining client waits for our replies.
-    this.socket.pause();
-    this.wake();
-  };
-
-  private readonly onEnd = (): void => {
-    this.inputEnded = true;
-    this.wake();
-  };
-
-  private readonly onClose = (): void => {
-    this.closed = true;
-    this.wake();
-  };
-
-  private readonly onDrain = (): void => {
-    this.wake();
-  };
-
-  private readonly onError = (e: Error): void => {
+  private readonly events: SocketHandlers = {
+    data: (chunk) => {
+      this.reader.push(chunk);
+      // One chunk at a time: the reader's buffer stays bounded and a pipelining client waits for our replies.
+      this.socket.pause();
+      this.wake();
+    },
+    end: () => {
+      this.inputEnded = true;
+      this.wake();
+    },
+    close: () => {
+      this.closed = true;
+      this.wake();
+    },
+    drain: () => this.wake(),
     // Resets and aborted handshakes are routine; 'close' follows and ends the session.
-    this.log.info({ event: 'socket-error', ...errorFields(e) }, 'socket error');
+    error: (e) => this.log.info({ event: 'socket-error', ...errorFields(e) }, 'socket error'),
   };
-
-  private attach(socket: net.Socket): void {
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('close', this.onClose);
-    socket.on('drain', this.onDrain);
-    socket.on('error', this.onError);
-  }
-
-  private detach(socket: net.Socket): void {
-    socket.off('data', this.onData);
-    socket.off('end', this.onEnd);
-    socket.off('close', this.onClose);
-    socket.off('drain', this.onDrain);
-    socket.off('error', this.onError);
-  }
 
   // ---- Output ----
 
@@ -335,21 +305,16 @@ export class Pop3Connection implements CommandContext {
     if (this.secureContext === undefined || this.isSecure) throw new Error('pop3: startTls without a certificate or on a secure session');
     // Anything pipelined after STLS was sent in the clear and must not be acted on (CVE-2011-0411).
     this.reader.discard();
-    const raw = this.socket;
-    this.detach(raw);
-    raw.on('error', () => {}); // errors now surface on the TLS socket; this one must not crash the process
-    const upgraded = await upgradeToTls(raw, this.secureContext, this.config.tlsHandshakeTimeoutMs, this.timers);
+    const upgraded = await upgradeInPlace(this.socket, this.events, this.secureContext, this.config.tlsHandshakeTimeoutMs, this.timers);
     if (!upgraded.ok) {
       this.log.info({ event: 'tls-failed', reason: upgraded.reason }, 'STLS handshake failed');
       this.closeReason = 'STLS handshake failed';
       this.closed = true;
-      raw.destroy();
       return false;
     }
     this.socket = upgraded.socket;
     this.isSecure = true;
     this.inputEnded = false;
-    this.attach(upgraded.socket);
     // RFC 2595 §4: the server MUST discard knowledge obtained from the client before TLS, such as USER's argument.
     if (this.state.name === 'AUTHORIZATION') this.state.pendingUser = undefined;
     this.log.info({ event: 'tls-started', protocol: upgraded.socket.getProtocol(), cipher: upgraded.socket.getCipher().name }, 'STLS done');
@@ -359,15 +324,11 @@ export class Pop3Connection implements CommandContext {
   // ---- Authentication limits ----
 
   authBlocked(): boolean {
-    return this.authFailures.isBlocked(ipLimitKey(this.clientIp));
+    return this.logins.blocked();
   }
 
   async authFailed(): Promise<{ readonly closeAfterReply: boolean }> {
-    this.authFailuresHere++;
-    const key = ipLimitKey(this.clientIp);
-    this.authFailures.recordFailure(key);
-    await sleep(this.timers, this.config.authFailureDelayMs);
-    const closeAfterReply = this.authFailuresHere >= this.config.authFailuresPerConnectionMax || this.authFailures.isBlocked(key);
+    const closeAfterReply = await this.logins.failed();
     if (closeAfterReply) this.closeReason = 'too many failed logins';
     return { closeAfterReply };
   }
@@ -386,13 +347,8 @@ export class Pop3Connection implements CommandContext {
     const socket = this.socket;
     if (!socket.destroyed) {
       if (this.ending) {
-        // Drain unread input so the kernel sends FIN rather than RST, which could discard our last reply.
-        this.detach(socket);
-        socket.on('error', () => {});
-        socket.on('data', () => {});
-        socket.resume();
-        socket.end();
-        this.timers.setTimeout(() => socket.destroy(), pop3CloseLingerMs);
+        detachSocket(socket, this.events);
+        endGracefully(socket, this.timers, pop3CloseLingerMs);
         if (this.closeReason === 'client closed') this.closeReason = 'session ended';
       } else {
         socket.destroy();

@@ -6,6 +6,6 @@ export { Pop3BackendError } from './backend.ts';
 export type { Pop3ListenAddress, Pop3ServerConfig, ResolvedPop3Config } from './config.ts';
 export { resolvePop3Config } from './config.ts';
 export { Pop3Error, isPop3Error, type Pop3ErrorCode } from './errors.ts';
-export type { LogFields, Pop3Logger } from './logger.ts';
+export type { LogFields, Logger as Pop3Logger } from '../net/logger.ts';
 export { Pop3Server, type Pop3ServerAddresses, type Pop3ServerOptions } from './server.ts';
-export type { Pop3Timer, Pop3Timers } from './timers.ts';
+export type { Timer as Pop3Timer, Timers as Pop3Timers } from '../net/timers.ts';

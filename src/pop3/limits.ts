@@ -12,23 +12,12 @@ export const pop3ResponseLineBytesMax = 512;
  * limit does not bind it; PLAIN with RFC 4616's 255-octet fields needs 1 024 octets of base64.
  */
 export const pop3SaslResponseLineBytesMax = 2_048;
-/** RFC 4616 §2: authzid, authcid and passwd are each at most 255 octets of UTF-8. */
-export const saslPlainFieldBytesMax = 255;
 /** RFC 1939 §7 (UIDL): a unique-id is 1 to 70 characters in 0x21..0x7E. */
 export const pop3UidlCharsMax = 70;
 /** Digits accepted in a message number or a TOP line count; more is a syntax error. */
 export const pop3NumberDigitsMax = 10;
 /** RFC 1939 §3: an inactivity autologout timer, if any, MUST be at least 10 minutes. */
 export const pop3IdleTimeoutMsMin = 600_000;
-
-// ---- PROXY protocol (HAProxy's proxy-protocol.txt) ----
-
-/** Version 1 (text): at most 107 octets including CRLF (§2.1). */
-export const proxyV1HeaderBytesMax = 107;
-/** Version 2 (binary): the fixed part, signature + version/command + family + length (§2.2). */
-export const proxyV2FixedBytes = 16;
-/** Version 2: address and TLV octets accepted after the fixed part (the format allows 65 535; an L4 balancer sends < 300). */
-export const proxyV2PayloadBytesMax = 2_048;
 
 // ---- Server defaults (configurable, see config.ts) ----
 
@@ -52,8 +41,6 @@ export const pop3AuthFailuresPerConnectionMaxDefault = 3;
 export const pop3AuthFailuresPerIpMaxDefault = 10;
 /** Sliding window over which per-address failures are counted. */
 export const pop3AuthFailureWindowMsDefault = 15 * 60_000;
-/** Client addresses whose failures are remembered; the least recently failing is forgotten first. */
-export const pop3AuthFailureIpsTrackedMax = 100_000;
 /** After our FIN (QUIT, refusals), how long to wait for the client's before closing hard. */
 export const pop3CloseLingerMs = 5_000;
 

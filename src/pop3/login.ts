@@ -1,9 +1,9 @@
 // The end of every authentication (USER/PASS and AUTH PLAIN): ask the store, open the maildrop snapshot,
 // enter TRANSACTION, or map the refusal to its reply. Must not see sockets; never logs the password.
 
+import { errorFields } from '../net/logger.ts';
 import { Pop3BackendError, type AuthRefusal, type AuthResult, type Maildrop, type SessionContext } from './backend.ts';
 import type { CommandContext } from './commands/spec.ts';
-import { errorFields } from './logger.ts';
 import * as replies from './proto/replies.ts';
 import type { Reply } from './proto/reply.ts';
 import { liveTotals, snapshotProblem } from './session-state.ts';

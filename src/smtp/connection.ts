@@ -11,7 +11,7 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
-import { parseProxyHeader, proxyHeaderBytesMax } from '../pop3/proto/proxy-protocol.ts';
+import { parseProxyHeader, proxyHeaderBytesMax } from '../net/proxy-protocol.ts';
 import { carriesEnhancedCode, replies, replyText, type SmtpReply } from './replies.ts';
 
 export interface CommandGate {

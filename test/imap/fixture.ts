@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobStore } from '../../src/blob/index.ts';
 import { type ImapHooks, ImapServer, type ImapServerConfig, summaryExtras } from '../../src/imap/index.ts';
-import type { Pop3Logger } from '../../src/pop3/logger.ts';
-import type { Pop3Timers } from '../../src/pop3/timers.ts';
+import type { Logger } from '../../src/net/logger.ts';
+import type { Timers } from '../../src/net/timers.ts';
 import { type AccountId, type AppendResult, Store } from '../../src/store/index.ts';
 import { hashPassword } from '../../src/store/password.ts';
 import { testTls } from '../pop3/helpers/harness.ts';
@@ -35,9 +35,9 @@ export interface ImapFixture {
 export interface FixtureOptions {
   readonly config?: Partial<ImapServerConfig>;
   readonly hooks?: ImapHooks;
-  readonly logger?: Pop3Logger;
+  readonly logger?: Logger;
   /** Clock and timers (tests drive idle timeouts with their own). */
-  readonly timers?: Pop3Timers;
+  readonly timers?: Timers;
   /** Account quota in bytes; 0 = unlimited. */
   readonly quotaBytes?: number;
 }

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { duplexPair } from 'node:stream';
-import tls from 'node:tls';
 import { test } from 'node:test';
-import { proxyV2Signature } from '../../src/pop3/proto/proxy-protocol.ts';
+import tls from 'node:tls';
+import { proxyV2Signature } from '../../src/net/proxy-protocol.ts';
 import { type Harness, LineClient, eventually, garbage, messageOfSize, proxyV2, proxyV2Tcp4, startHarness, testTls } from './helpers/harness.ts';
 
 async function withHarness(opts: Parameters<typeof startHarness>[0], body: (h: Harness) => Promise<void>): Promise<void> {

@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { decodeBase64Strict, decodePlain } from '../../src/net/sasl-plain.ts';
 import { capabilities } from '../../src/pop3/commands/capa.ts';
 import { commandTable, isCommandName } from '../../src/pop3/commands/index.ts';
 import { pop3CommandLineBytesMax } from '../../src/pop3/limits.ts';
@@ -11,7 +12,6 @@ import { type LineEvent, LineReader } from '../../src/pop3/proto/line-reader.ts'
 import { DotStuffer, TopCutter } from '../../src/pop3/proto/message-body.ts';
 import * as replies from '../../src/pop3/proto/replies.ts';
 import { err, ok, serializeContinuation, serializeMultiline, serializeReply } from '../../src/pop3/proto/reply.ts';
-import { decodeBase64Strict, decodePlain } from '../../src/pop3/proto/sasl-plain.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => Buffer.from(b).toString('latin1');

@@ -1,11 +1,11 @@
 // LOGIN (RFC 9051 §6.2.3) and AUTHENTICATE PLAIN (RFC 9051 §6.2.2, RFC 4616, SASL-IR RFC 4959): check the
 // password through the store, apply the failure delay and limits. Never logs the password.
 
+import { errorFields } from '../../net/logger.ts';
+import { decodeBase64Strict, decodePlain } from '../../net/sasl-plain.ts';
 import { checkLogin } from '../../store/login.ts';
-import { decodeBase64Strict, decodePlain } from '../../pop3/proto/sasl-plain.ts';
-import { errorFields } from '../../pop3/logger.ts';
-import { type AuthenticateArgs, type LoginArgs, authenticate as parseAuthenticate, login as parseLogin } from '../proto/commands.ts';
 import { imapSaslLineBytesMax } from '../limits.ts';
+import { type AuthenticateArgs, type LoginArgs, authenticate as parseAuthenticate, login as parseLogin } from '../proto/commands.ts';
 import { capabilityLine } from './capability.ts';
 import { type Completion, type CommandSpec, type Session, bad, no, ok } from './spec.ts';
 

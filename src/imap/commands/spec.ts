@@ -2,10 +2,10 @@
 // Session. Handlers act through it, the store and the blob store; never on sockets.
 
 import type { Blobs } from '../../blob/index.ts';
+import type { Logger } from '../../net/logger.ts';
 import type { AccountRecord, Store } from '../../store/index.ts';
 import type { ResolvedImapConfig } from '../config.ts';
 import type { ImapHooks } from '../hooks.ts';
-import type { Pop3Logger as Logger } from '../../pop3/logger.ts';
 import type { MailboxView, ViewOptions } from '../mailbox-view.ts';
 import type { ParseOptions } from '../proto/commands.ts';
 import type { Chunk, EncodeOptions } from '../proto/encode.ts';

@@ -1,11 +1,11 @@
 // AUTH [mechanism [initial-response]] (RFC 5034): SASL PLAIN (RFC 4616), with or without an initial
 // response; AUTH alone lists the mechanisms usable now. Must not log the response (it holds the password).
 
+import { decodeBase64Strict, decodePlain, saslCancel, saslEmptyInitialResponse } from '../../net/sasl-plain.ts';
 import { pop3SaslResponseLineBytesMax } from '../limits.ts';
 import { login } from '../login.ts';
 import { splitArgs } from '../proto/command-line.ts';
 import * as replies from '../proto/replies.ts';
-import { decodeBase64Strict, decodePlain, saslCancel, saslEmptyInitialResponse } from '../proto/sasl-plain.ts';
 import { type CommandContext, type CommandSpec, requireAuthorization } from './spec.ts';
 
 export interface AuthArgs {

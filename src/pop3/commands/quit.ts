@@ -1,7 +1,7 @@
 // QUIT (RFC 1939 §4, §6): in AUTHORIZATION just signs off; in TRANSACTION enters UPDATE and has the store
 // remove the marked messages, all or none. The maildrop itself is closed by the connection's teardown.
 
-import { errorFields } from '../logger.ts';
+import { errorFields } from '../../net/logger.ts';
 import * as replies from '../proto/replies.ts';
 import { deletedUidls } from '../session-state.ts';
 import { type CommandSpec, parseNoArgs, requireTransaction } from './spec.ts';

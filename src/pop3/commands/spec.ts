@@ -1,8 +1,8 @@
 // What a POP3 command declares (allowed states, a pure parse, a handler) and what a handler may do: the
 // CommandContext. Handlers act only through it and the Pop3Backend interface; never on sockets or the store.
 
+import type { Logger } from '../../net/logger.ts';
 import type { Pop3Backend, SessionContext } from '../backend.ts';
-import type { Pop3Logger } from '../logger.ts';
 import type { LineEvent } from '../proto/line-reader.ts';
 import * as replies from '../proto/replies.ts';
 import type { Reply } from '../proto/reply.ts';
@@ -29,7 +29,7 @@ export interface CommandContext {
   readonly serverName: string;
   readonly backend: Pop3Backend;
   /** Logger with subsystem, cid and ip already set. */
-  readonly log: Pop3Logger;
+  readonly log: Logger;
   /** TLS protects the session (implicit TLS, or STLS completed). */
   readonly secure: boolean;
   /** STLS can be offered: a certificate is configured and TLS is not active yet. */

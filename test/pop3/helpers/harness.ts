@@ -7,11 +7,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import type { LogFields, Logger } from '../../../src/net/logger.ts';
+import { proxyV2Signature } from '../../../src/net/proxy-protocol.ts';
+import type { Timer, Timers } from '../../../src/net/timers.ts';
 import type { Pop3ServerConfig } from '../../../src/pop3/config.ts';
-import type { LogFields, Pop3Logger } from '../../../src/pop3/logger.ts';
-import { proxyV2Signature } from '../../../src/pop3/proto/proxy-protocol.ts';
 import { Pop3Server } from '../../../src/pop3/server.ts';
-import type { Pop3Timer, Pop3Timers } from '../../../src/pop3/timers.ts';
 import { MemoryBackend } from './memory-backend.ts';
 
 // ---- certificate ----
@@ -49,7 +49,7 @@ export interface LogEntry {
   readonly msg: string | undefined;
 }
 
-export class CaptureLogger implements Pop3Logger {
+export class CaptureLogger implements Logger {
   readonly entries: LogEntry[] = [];
   info(fields: LogFields, msg?: string): void {
     this.entries.push({ level: 'info', fields, msg });
@@ -83,7 +83,7 @@ export interface HarnessOptions {
   readonly implicitTls?: boolean;
   readonly withTls?: boolean;
   readonly backend?: MemoryBackend;
-  readonly timers?: Pop3Timers;
+  readonly timers?: Timers;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
@@ -287,14 +287,14 @@ export function proxyV2Tcp4(source: readonly [number, number, number, number], p
  * Timers the test fires by hand: zero-delay timers run on the real event loop (auth delays in tests are 0),
  * everything else waits for fire(ms). The clock is real (only durations are logged from it).
  */
-export class ManualTimers implements Pop3Timers {
+export class ManualTimers implements Timers {
   private readonly pending = new Set<{ readonly fn: () => void; readonly ms: number }>();
 
   now(): number {
     return performance.now();
   }
 
-  setTimeout(fn: () => void, ms: number): Pop3Timer {
+  setTimeout(fn: () => void, ms: number): Timer {
     if (ms <= 0) {
       const t = setTimeout(fn, 0);
       return { cancel: () => clearTimeout(t) };

@@ -1,7 +1,7 @@
 // Per-address bookkeeping for the server's limits: open connections, and failed logins in a sliding window.
 // Pure: time comes in as a `now()` function; memory is bounded (keys are forgotten, never grown without end).
 
-import { pop3AuthFailureIpsTrackedMax } from './limits.ts';
+import { authFailureIpsTrackedMax } from './limits.ts';
 
 /** Open connections, in total and per key (see ipLimitKey). */
 export class ConnectionCounter {
@@ -22,7 +22,7 @@ export class ConnectionCounter {
   }
 
   closeTotal(): void {
-    if (this.totalOpen === 0) throw new Error('pop3: connection counter below zero');
+    if (this.totalOpen === 0) throw new Error('net: connection counter below zero');
     this.totalOpen--;
   }
 
@@ -57,7 +57,7 @@ export class AuthFailureTracker {
   constructor(limits: AuthFailureLimits, now: () => number) {
     this.limits = limits;
     this.now = now;
-    this.keysMax = limits.keysMax ?? pop3AuthFailureIpsTrackedMax;
+    this.keysMax = limits.keysMax ?? authFailureIpsTrackedMax;
   }
 
   private recent(key: string): number[] {

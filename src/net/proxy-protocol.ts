@@ -1,9 +1,8 @@
 // Parses the PROXY protocol header an L4 balancer sends first on a connection: version 1 (text) and
 // version 2 (binary), per HAProxy's proxy-protocol.txt. Pure: bytes in, a header or a verdict out; no sockets.
-// Not POP3-specific: IMAP and SMTP need the same; it moves to a shared folder when a second front end uses it.
 
-import { proxyV1HeaderBytesMax, proxyV2FixedBytes, proxyV2PayloadBytesMax } from '../limits.ts';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from './ip-address.ts';
+import { proxyV1HeaderBytesMax, proxyV2FixedBytes, proxyV2PayloadBytesMax } from './limits.ts';
 
 export interface ProxyEndpoint {
   readonly address: string;

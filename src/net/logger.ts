@@ -1,15 +1,15 @@
-// The logging interface the POP3 server writes to (pino-compatible: `info(obj, msg)`), and a silent one.
-// Vocabulary: {subsystem: 'pop3', event, cid?, ip?, ...}; never a password or a message body.
+// The logging interface the front ends (POP3, IMAP) write to (pino-compatible: `info(obj, msg)`), and a silent one.
+// Vocabulary: {subsystem, event, cid?, ip?, ...}; must never log a password or a message body.
 
 export type LogFields = Record<string, unknown>;
 
-export interface Pop3Logger {
+export interface Logger {
   info(obj: LogFields, msg?: string): void;
   warn(obj: LogFields, msg?: string): void;
   error(obj: LogFields, msg?: string): void;
 }
 
-export const silentLogger: Pop3Logger = {
+export const silentLogger: Logger = {
   info() {},
   warn() {},
   error() {},
@@ -26,7 +26,7 @@ export function errorFields(e: unknown): LogFields {
 }
 
 /** A logger that adds fixed fields (subsystem, cid, ip) to every line. */
-export function scopedLogger(base: Pop3Logger, fixed: LogFields): Pop3Logger {
+export function scopedLogger(base: Logger, fixed: LogFields): Logger {
   return {
     info: (obj, msg) => base.info({ ...fixed, ...obj }, msg),
     warn: (obj, msg) => base.warn({ ...fixed, ...obj }, msg),

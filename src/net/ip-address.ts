@@ -102,3 +102,8 @@ export function ipLimitKey(ip: string): string {
   prefix.set(v6.subarray(0, 8), 0);
   return `${formatIPv6(prefix)}/64`;
 }
+
+/** '::ffff:127.0.0.2' -> '127.0.0.2', so an IPv4 address matches however the socket reports it. */
+export function unmapIPv4(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}

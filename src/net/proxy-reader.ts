@@ -1,14 +1,14 @@
-// Reads the PROXY protocol header (v1 or v2) that must open a connection when the server requires it,
-// bounded in bytes and time; what follows the header is pushed back for the session (or for TLS).
+// Reads the PROXY header (v1 or v2) that must open a connection when required, bounded in bytes and time.
+// Must not consume what follows the header: those octets are pushed back for the session (or for TLS).
 
 import type net from 'node:net';
-import { type ProxyHeader, parseProxyHeader, proxyHeaderBytesMax } from './proto/proxy-protocol.ts';
-import type { Pop3Timers } from './timers.ts';
+import { type ProxyHeader, parseProxyHeader, proxyHeaderBytesMax } from './proxy-protocol.ts';
+import type { Timers } from './timers.ts';
 
 export type ProxyReadResult = { readonly ok: true; readonly header: ProxyHeader } | { readonly ok: false; readonly reason: string };
 
 /** Leaves the socket paused, with any octets after the header unshifted onto it. */
-export function readProxyHeader(socket: net.Socket, timeoutMs: number, timers: Pop3Timers): Promise<ProxyReadResult> {
+export function readProxyHeader(socket: net.Socket, timeoutMs: number, timers: Timers): Promise<ProxyReadResult> {
   return new Promise((resolve) => {
     let buffer = new Uint8Array(0);
     let settled = false;

@@ -3,10 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AuthFailureTracker, ConnectionCounter } from '../../src/pop3/limiters.ts';
-import { canonicalIp, formatIPv6, ipLimitKey, parseIPv4, parseIPv6 } from '../../src/pop3/proto/ip-address.ts';
-import { parseProxyHeader, proxyV2Signature } from '../../src/pop3/proto/proxy-protocol.ts';
-import { proxyV2 } from './helpers/harness.ts';
+import { canonicalIp, formatIPv6, ipLimitKey, parseIPv4, parseIPv6 } from '../../src/net/ip-address.ts';
+import { AuthFailureTracker, ConnectionCounter } from '../../src/net/limiters.ts';
+import { parseProxyHeader, proxyV2Signature } from '../../src/net/proxy-protocol.ts';
+import { proxyV2 } from '../pop3/helpers/harness.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 

@@ -1,7 +1,7 @@
-// Decodes SASL client responses for POP3 AUTH: strict base64 (RFC 4648 §4, RFC 5034 §4) and the PLAIN
-// message (RFC 4616 §2). Pure: no sockets, no store; never logs or returns the password anywhere but its field.
+// Decodes SASL client responses for POP3 AUTH and IMAP AUTHENTICATE: strict base64 (RFC 4648 §4, RFC 5034 §4)
+// and the PLAIN message (RFC 4616 §2). Pure: no sockets, no store; never logs or returns the password anywhere but its field.
 
-import { saslPlainFieldBytesMax } from '../limits.ts';
+import { saslPlainFieldBytesMax } from './limits.ts';
 
 /** RFC 5034 §4: a client response of "*" cancels the exchange. */
 export const saslCancel = '*';
