@@ -38,6 +38,12 @@ export interface LocalClusterOptions {
  */
 export const balancerSourceAddress = '127.0.0.2';
 
+/** Balancer ports P..P+6 in the order of balancedServices (`--balancer-port P`). */
+export function balancerPortsFrom(first: number): Record<BalancedService, number> {
+  if (!Number.isInteger(first) || first < 1024 || first + balancedServices.length > 65_536) throw new ConfigError('--balancer-port: 1024..65529');
+  return Object.fromEntries(balancedServices.map((s, i) => [s, first + i])) as Record<BalancedService, number>;
+}
+
 /** The balancer's ports in a local cluster: the single-node defaults, so clients need not change. */
 export const localBalancerPorts: Record<BalancedService, number> = { smtp: 2525, submission: 2587, submissions: 2465, imap: 2143, imaps: 2993, pop3: 2110, pop3s: 2995 };
 

@@ -9,14 +9,15 @@ import { ConfigError, loadConfig } from './config.ts';
 import { up } from './up.ts';
 import { runInit, runJoin, runRemove, runStatus, runToken } from './cluster-commands.ts';
 import { initCluster, parseFounders } from './cluster-founders.ts';
-import { localBalancerPorts, upLocalCluster } from './cluster-local.ts';
+import { balancerPortsFrom, localBalancerPorts, upLocalCluster } from './cluster-local.ts';
 
 const usage = `usage: stormo <command> [options]
 
   up [--config FILE] [--data DIR]        start a local node and print its endpoints
-  up --nodes N [--data DIR] [--base-port P] [--balancer]
+  up --nodes N [--data DIR] [--base-port P] [--balancer [--balancer-port P]]
                                           a local N-node cluster on loopback, one process per node (DIR/n1..nN);
-                                          --balancer: HAProxy in front on the single-node ports (SMTP 2525, IMAP 2143, ...)
+                                          --balancer: HAProxy in front on the single-node ports (SMTP 2525, IMAP 2143, ...);
+                                          --balancer-port P: on P..P+6 instead (smtp, submission, submissions, imap, imaps, pop3, pop3s)
   init [--node-id ID] [--cluster-listen HOST:PORT] [--join-port P]   create a cluster: its CA, this node's identity and config
   token [--ttl SECONDS]                  a one-time join token (from the node holding the CA key)
   join --token T --node-id ID [--cluster-listen HOST:PORT]   get this node's certificate from a member; writes its config
@@ -138,6 +139,7 @@ export async function main(argv: string[]): Promise<void> {
       balancer: { type: 'boolean' },
       out: { type: 'string' },
       'balancer-address': { type: 'string' },
+      'balancer-port': { type: 'string' },
       'container-data': { type: 'string' },
       'base-port': { type: 'string' },
       'node-id': { type: 'string' },
@@ -153,7 +155,8 @@ export async function main(argv: string[]): Promise<void> {
   if (values.help || cmd === undefined) return console.log(usage);
   if (cmd === 'up' && values.nodes !== undefined) {
     const bin = join(import.meta.dirname, '..', '..', 'bin', 'stormo.js');
-    const balancer = values.balancer ? localBalancerPorts : undefined;
+    const at = values['balancer-port'] === undefined ? undefined : Number(values['balancer-port']);
+    const balancer = values.balancer ? (at === undefined ? localBalancerPorts : balancerPortsFrom(at)) : undefined;
     return upLocalCluster({ nodes: Number(values.nodes), dataDir: values.data ?? './data', basePort: Number(values['base-port'] ?? 3000), bin, balancer });
   }
   if (cmd === 'up') return runUp(values);

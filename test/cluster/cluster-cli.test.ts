@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -88,9 +88,11 @@ test('the cluster section is validated with named errors', () => {
 
 test('up --nodes 3: three processes elect a leader; a fourth joins with a token and is removed; SIGTERM stops all', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'stormo-local-'));
-  const base = await freeRange(portsPerNode * 4);
+  const base = await freeRange(portsPerNode * 4 + 7);
+  const balancerPort = base + portsPerNode * 4;
+  const withBalancer = spawnSync('haproxy', ['-v']).status === 0;
   // Its own process group: if the test fails, the whole group (the parent and its nodes) is killed.
-  const parent = spawn(process.execPath, [bin, 'up', '--nodes', '3', '--data', dir, '--base-port', String(base)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const parent = spawn(process.execPath, [bin, 'up', '--nodes', '3', '--data', dir, '--base-port', String(base), ...(withBalancer ? ['--balancer', '--balancer-port', String(balancerPort)] : [])], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   parent.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   parent.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -102,14 +104,32 @@ test('up --nodes 3: three processes elect a leader; a fourth joins with a token 
     }).catch((e: Error) => {
       throw new Error(`${e.message}\n--- output of stormo up --nodes 3 ---\n${out.slice(-4000)}`);
     });
-    assert.deepEqual(Object.keys(endpoints), ['n1', 'n2', 'n3']);
-    assert.equal(new Set(Object.values(endpoints).map((e) => e.admin)).size, 3, 'distinct ports per node');
+    assert.deepEqual(Object.keys(endpoints), withBalancer ? ['n1', 'n2', 'n3', 'balancer'] : ['n1', 'n2', 'n3']);
+    assert.equal(new Set(['n1', 'n2', 'n3'].map((id) => endpoints[id]!.admin)).size, 3, 'distinct ports per node');
     assert.match(out, /3-node cluster up/);
     const status = await waitFor('a leader and three ready voters', 20_000, async () => {
       const r = await stormo('status', '--data', join(dir, 'n2'));
       return /leader n\d/.test(r.out) && (r.out.match(/\tyes$/gm) ?? []).length === 3 ? r.out : undefined;
     });
     assert.match(status, /voters n1,n2,n3/);
+    if (withBalancer) {
+      // HAProxy in front (PROXY v2 from 127.0.0.2): an SMTP client through it is greeted by a node.
+      const greeting = await waitFor('a greeting through HAProxy', 15_000, async () => {
+        const g = await new Promise<string>((resolve) => {
+          let got = '';
+          const s = net.connect(balancerPort, '127.0.0.1');
+          s.on('data', (d) => {
+            got += d.toString();
+            if (got.includes('\n')) s.destroy();
+          });
+          s.on('close', () => resolve(got));
+          s.on('error', () => resolve(''));
+          setTimeout(() => s.destroy(), 5_000);
+        });
+        return g.startsWith('220 ') ? g : undefined;
+      });
+      assert.match(greeting, /^220 .*ESMTP/);
+    }
 
     // A token from n1 (the CA key's holder), a join, and the new node up as its own process.
     const noCa = await stormo('token', '--data', join(dir, 'n2'));
