@@ -11,7 +11,9 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
-import { parseProxyHeader, proxyHeaderBytesMax } from '../net/proxy-protocol.ts';
+import { readProxyHeader } from '../net/proxy-reader.ts';
+import { realTimers } from '../net/timers.ts';
+import { smtpProxyHeaderTimeoutMs } from './limits.ts';
 import { carriesEnhancedCode, replies, replyText, type SmtpReply } from './replies.ts';
 
 export interface CommandGate {
@@ -140,36 +142,20 @@ export class GatedSmtpServer extends SMTPServer {
       return;
     }
     const id = BigInt(`0x${randomBytes(10).toString('hex')}`).toString(32).padStart(16, '0');
-    let buffer = Buffer.alloc(0);
-    const finish = (err: Error | null, options?: SMTPConnectionOptions & { id: string }): void => {
-      socket.off('data', onData);
-      socket.off('close', onClose);
-      socket.off('error', onClose);
-      socket.pause();
-      if (err) {
-        socket.on('error', () => {});
+    socket.on('error', () => {}); // a reset before the header ends in the reader's 'close'
+    void readProxyHeader(socket, smtpProxyHeaderTimeoutMs, realTimers).then((r) => {
+      if (!r.ok) {
         socket.destroy();
+        callback(new Error(`invalid PROXY header: ${r.reason}`));
+        return;
       }
-      callback(err, options);
-    };
-    const onClose = (): void => finish(new Error('connection closed before the PROXY header'));
-    const onData = (chunk: Buffer): void => {
-      buffer = Buffer.concat([buffer, chunk]);
-      const parsed = parseProxyHeader(buffer);
-      if (parsed.status === 'incomplete' && buffer.length <= proxyHeaderBytesMax) return;
-      if (parsed.status !== 'complete') return finish(new Error(`invalid PROXY header: ${parsed.status === 'invalid' ? parsed.reason : 'too long'}`));
       const options: SMTPConnectionOptions & { id: string } = { id };
-      if (parsed.header.kind === 'proxied' && net.isIP(parsed.header.source.address)) {
-        options.remoteAddress = parsed.header.source.address;
-        options.remotePort = parsed.header.source.port;
+      if (r.header.kind === 'proxied' && net.isIP(r.header.source.address)) {
+        options.remoteAddress = r.header.source.address;
+        options.remotePort = r.header.source.port;
       }
       options.ignore = this.options.ignoredHosts?.includes(options.remoteAddress ?? socket.remoteAddress ?? '') ?? false;
-      const rest = buffer.subarray(parsed.headerBytes);
-      finish(null, options);
-      if (rest.length > 0) socket.unshift(rest);
-    };
-    socket.on('data', onData);
-    socket.once('close', onClose);
-    socket.once('error', onClose);
+      callback(null, options);
+    });
   }
 }

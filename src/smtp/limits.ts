@@ -112,3 +112,6 @@ export const defaultSmtpLimits: Readonly<SmtpLimits> = Object.freeze({
   deliverTimeoutMs: 5 * 60 * 1000,
   closeTimeoutMs: 30_000,
 });
+
+/** Time a trusted balancer has to send its PROXY header before the connection is closed. */
+export const smtpProxyHeaderTimeoutMs = 5_000;
