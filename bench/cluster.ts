@@ -9,6 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ChaosCluster } from '../chaos/cluster.ts';
+import { portsPerNode } from '../src/cli/cluster-local.ts';
+import { freePortRange } from '../test/helpers/ports.ts';
 import { RawSmtpClient } from '../test/node/fixtures/smtp-client.ts';
 import { runSmtpLoad } from './smtp-load.ts';
 
@@ -30,7 +32,7 @@ const domain = 'bench.test';
 async function withCluster<T>(nodes: number, fn: (c: ChaosCluster) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'stormo-bench-cluster-'));
   // One load generator address for every connection: lift the per-address limit as for a NAT.
-  const c = await ChaosCluster.start(dir, nodes, 40_000 + nodes * 100, { smtpConnectionsPerIpMax: 1_000 });
+  const c = await ChaosCluster.start(dir, nodes, await freePortRange(nodes * portsPerNode), { smtpConnectionsPerIpMax: 1_000 });
   try {
     await c.waitAllReady();
     await c.admin(c.nodes[0]!, 'POST', '/v1/domains', { name: domain });

@@ -10,6 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { seededRandom } from '../src/raft/random.ts';
 import { type CheckResult, type NodeView, check, longestGap } from './checker.ts';
+import { freePortRange } from '../test/helpers/ports.ts';
+import { portsPerNode } from '../src/cli/cluster-local.ts';
 import { ChaosCluster } from './cluster.ts';
 import { type PlannedFault, describeFault, planFaults } from './nemesis.ts';
 import { History, imapWorkload, readView, smtpWorkload } from './workload.ts';
@@ -39,7 +41,7 @@ const convergeMs = 60_000;
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const dir = await mkdtemp(join(tmpdir(), 'stormo-chaos-'));
-  const basePort = 20_000 + (o.seed % 2_000) * 10;
+  const basePort = await freePortRange(o.nodes * portsPerNode);
   o.log(`chaos: seed=${o.seed} duration=${o.durationS}s nodes=${o.nodes} data=${dir}`);
   const cluster = await ChaosCluster.start(dir, o.nodes, basePort);
   try {

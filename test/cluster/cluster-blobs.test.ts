@@ -7,48 +7,19 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ImapFlow } from 'imapflow';
 import { createLocalCluster, portsPerNode } from '../../src/cli/cluster-local.ts';
 import { RawSmtpClient, formatReply } from '../node/fixtures/smtp-client.ts';
+import { freePortRange, waitFor } from '../helpers/ports.ts';
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'stormo.js');
 const run = promisify(execFile);
 const ids = ['n1', 'n2', 'n3'] as const;
 type Id = (typeof ids)[number];
 
-const free = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const s = net.createServer().once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-
-/** Fixed ports below the ephemeral range (a restarted node must come back on the same ones). */
-async function freeRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    const ok = await Promise.all(Array.from({ length: count }, (_, i) => free(base + i)));
-    if (ok.every(Boolean)) return base;
-  }
-  throw new Error('no free port range');
-}
-
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    const v = await probe().catch((e: unknown) => {
-      last = e;
-      return undefined;
-    });
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false);
 const blobPath = (nodeDir: string, id: string): string => join(nodeDir, 'blobs', id.slice(0, 2), id.slice(2, 4), id);
@@ -61,7 +32,7 @@ interface Node {
 
 test('bodies are replicated to all three nodes, read on another node, and repaired after a SIGKILL', { timeout: 240_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'stormo-blobs-'));
-  const base = await freeRange(portsPerNode * 3);
+  const base = await freePortRange(portsPerNode * 3);
   const files = await createLocalCluster({ nodes: 3, dataDir: dir, basePort: base, logLevel: 'warn', bin });
   const nodeDir = (id: Id): string => join(dir, id);
   const nodes = new Map<Id, Node>();

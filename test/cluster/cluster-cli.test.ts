@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { ConfigError, parseConfig } from '../../src/cli/config.ts';
 import { portsPerNode } from '../../src/cli/cluster-local.ts';
 import { nodeIdOfCert } from '../../src/cluster/ca.ts';
+import { freePortRange, waitFor } from '../helpers/ports.ts';
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'stormo.js');
 const run = promisify(execFile);
@@ -26,34 +27,6 @@ async function stormo(...args: string[]): Promise<{ code: number; out: string; e
   }
 }
 
-const free = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const s = net.createServer().once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-
-/**
- * A base port with `count` free ports above it, below Linux's ephemeral range (32768+), so other
- * tests' port-0 listeners cannot take one between this check and the nodes' start.
- */
-async function freeRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    const ok = await Promise.all(Array.from({ length: count }, (_, i) => free(base + i)));
-    if (ok.every(Boolean)) return base;
-  }
-  throw new Error('no free port range');
-}
-
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function exited(p: ChildProcess): Promise<number | null> {
   return p.exitCode !== null || p.signalCode !== null ? Promise.resolve(p.exitCode) : new Promise((r) => p.once('exit', (c) => r(c)));
@@ -88,7 +61,7 @@ test('the cluster section is validated with named errors', () => {
 
 test('up --nodes 3: three processes elect a leader; a fourth joins with a token and is removed; SIGTERM stops all', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'stormo-local-'));
-  const base = await freeRange(portsPerNode * 4 + 7);
+  const base = await freePortRange(portsPerNode * 4 + 7);
   const balancerPort = base + portsPerNode * 4;
   const withBalancer = spawnSync('haproxy', ['-v']).status === 0;
   // Its own process group: if the test fails, the whole group (the parent and its nodes) is killed.

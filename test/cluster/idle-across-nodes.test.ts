@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import { ChaosCluster } from '../../chaos/cluster.ts';
 import { RawSmtpClient } from '../node/fixtures/smtp-client.ts';
+import { freePortRange } from '../helpers/ports.ts';
 
 /** Election, replication and the change feed together stay well inside this on a loaded CI machine. */
 const heardWithinMs = 5_000;
@@ -19,7 +20,7 @@ function client(port: number): ImapFlow {
 
 test('IDLE on n2 hears a delivery to n1 and a flag change made on n3', { timeout: 180_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'stormo-idle-'));
-  const cluster = await ChaosCluster.start(dir, 3, 20_000 + Math.floor(Math.random() * 10_000));
+  const cluster = await ChaosCluster.start(dir, 3, await freePortRange(30));
   try {
     await cluster.waitAllReady();
     const [n1, n2, n3] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0], typeof cluster.nodes[0]];
